@@ -1,0 +1,783 @@
+/*
+ * cm.c - connections on librdmacm.
+ *
+ * One thread per NIC reads the rdma_cm event channel, acknowledges each
+ * event at once (so rdma_destroy_id never waits on us), and records what
+ * happened in the map_conn or listener it belongs to; callers wait on a
+ * condition variable for the state they need. VIs own their QPs from
+ * creation, so QPs are moved to RTR/RTS by hand with rdma_init_qp_attr
+ * (rdma_cm then reports CONNECT_RESPONSE and we finish with
+ * rdma_establish).
+ *
+ * A discriminator picks the TCP-space port to listen on (map_disc_port);
+ * the full discriminator travels in the request's private data (wire.h)
+ * and is matched exactly. Requests nobody waits for are held for
+ * HOLD_MS and then refused with MAP_REJECT_NO_MATCH.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "wire.h"
+
+#define PORT_BASE_DEFAULT 20000
+#define PORT_SPAN 8192
+#define HOLD_MS 10000
+#define RESOLVE_MS 2000
+#define RETRY_PAUSE_MS 20
+#define SWEEP_MS 500
+#define CM_RETRY_COUNT 7
+#define CM_RNR_RETRY 6
+
+enum conn_state {
+	CONN_NEW,
+	CONN_ADDR_RESOLVED,
+	CONN_ROUTE_RESOLVED,
+	CONN_REQUESTED, /* server: request received, not yet accepted */
+	CONN_RESPONDED, /* client: the server accepted */
+	CONN_ESTABLISHED,
+	CONN_REJECTED,
+	CONN_FAILED,
+	CONN_DISCONNECTED,
+};
+
+struct map_conn {
+	struct map_conn *next; /* in a listener's pending list */
+	struct map_cm *cm;
+	struct rdma_cm_id *id;
+	enum conn_state state;
+	bool dead; /* being destroyed: the thread must not touch it */
+	bool lost; /* the connection broke or the peer left */
+	bool peer_valid; /* private data parsed into peer */
+	uint8_t reject_reason; /* ours, when peer_valid on a reject */
+	struct map_conn_info peer;
+	struct map_qp *qp;
+	uint64_t arrived_ms;
+};
+
+struct listener {
+	struct listener *next;
+	struct rdma_cm_id *id;
+	uint16_t port;
+	struct map_conn *pending; /* oldest first */
+};
+
+struct map_cm {
+	struct map_dev *dev;
+	struct rdma_event_channel *ch;
+	pthread_t thread;
+	int wake[2]; /* a byte here stops the thread */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct listener *listeners;
+	uint32_t rd_atom; /* RDMA reads in flight per QP */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint16_t map_disc_port(const uint8_t *disc, unsigned int len)
+{
+	const char *env = getenv("VIPL_PORT_BASE");
+	uint32_t h = 2166136261u; /* FNV-1a */
+	unsigned long base = PORT_BASE_DEFAULT;
+	unsigned int i;
+
+	if (env && *env) {
+		base = strtoul(env, NULL, 10);
+		if (base == 0 || base > 65535 - PORT_SPAN)
+			base = PORT_BASE_DEFAULT;
+	}
+	for (i = 0; i < len; i++) {
+		h ^= disc[i];
+		h *= 16777619u;
+	}
+	return (uint16_t)(base + h % PORT_SPAN);
+}
+
+static int make_sockaddr(struct sockaddr_storage *ss, const uint8_t *addr,
+			 unsigned int len, uint16_t port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (len == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		return 0;
+	}
+	if (len == 16) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		return 0;
+	}
+	return EINVAL;
+}
+
+static void peer_address(struct rdma_cm_id *id, uint8_t *addr, uint16_t *len)
+{
+	struct sockaddr *sa = rdma_get_peer_addr(id);
+
+	*len = 0;
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((struct sockaddr_in *)sa)->sin_addr, 4);
+		*len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(addr, &((struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		*len = 16;
+	}
+}
+
+/* --------------------------------------------------------- the thread */
+
+/* Frees a conn that no event can reach any more (its id is gone). */
+static void conn_destroy(struct map_conn *conn)
+{
+	struct map_cm *cm = conn->cm;
+
+	pthread_mutex_lock(&cm->lock);
+	conn->dead = true;
+	pthread_mutex_unlock(&cm->lock);
+	if (conn->id)
+		rdma_destroy_id(conn->id);
+	/* The thread may still be finishing an event of this id. */
+	pthread_mutex_lock(&cm->lock);
+	pthread_mutex_unlock(&cm->lock);
+	free(conn);
+}
+
+static void reject_conn(struct map_conn *conn, uint8_t reason)
+{
+	uint8_t buf[WIRE_MAX_LEN];
+	struct map_conn_info none = { 0 };
+	size_t len = wire_build(buf, WIRE_REJECT, reason, &none);
+
+	rdma_reject(conn->id, buf, (uint8_t)len);
+	conn_destroy(conn);
+}
+
+static struct listener *find_listener(struct map_cm *cm,
+				      struct rdma_cm_id *listen_id)
+{
+	struct listener *l;
+
+	for (l = cm->listeners; l; l = l->next)
+		if (l->id == listen_id)
+			return l;
+	return NULL;
+}
+
+/* A new request: keep it for a waiter, or return it to be refused. */
+static struct map_conn *on_request(struct map_cm *cm, struct rdma_cm_id *id,
+				   struct rdma_cm_id *listen_id,
+				   const void *pdata, size_t plen)
+{
+	struct listener *l = find_listener(cm, listen_id);
+	struct map_conn *conn, **tail;
+	enum wire_kind kind;
+	uint8_t reason;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		rdma_reject(id, NULL, 0);
+		rdma_destroy_id(id);
+		return NULL;
+	}
+	conn->cm = cm;
+	conn->id = id;
+	id->context = conn;
+	conn->state = CONN_REQUESTED;
+	conn->arrived_ms = now_ms();
+	/* A foreign or malformed request is never trusted. */
+	if (!l || wire_parse(pdata, plen, &kind, &reason, &conn->peer) ||
+	    kind != WIRE_REQUEST)
+		return conn;
+	conn->peer_valid = true;
+	for (tail = &l->pending; *tail; tail = &(*tail)->next)
+		;
+	*tail = conn;
+	return NULL;
+}
+
+static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
+			  int status, const void *pdata, size_t plen)
+{
+	enum wire_kind kind;
+	uint8_t reason;
+
+	switch (type) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		conn->state = CONN_ADDR_RESOLVED;
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		conn->state = CONN_ROUTE_RESOLVED;
+		break;
+	case RDMA_CM_EVENT_CONNECT_RESPONSE:
+		if (!wire_parse(pdata, plen, &kind, &reason, &conn->peer) &&
+		    kind == WIRE_ACCEPT)
+			conn->peer_valid = true;
+		conn->state = CONN_RESPONDED;
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		conn->state = CONN_ESTABLISHED;
+		break;
+	case RDMA_CM_EVENT_REJECTED:
+		/* Ours carry a reason; rdma_cm's own (no listener) do not. */
+		if (status == 28 /* IB_CM_REJ_CONSUMER_DEFINED */ &&
+		    !wire_parse(pdata, plen, &kind, &reason, &conn->peer) &&
+		    kind == WIRE_REJECT) {
+			conn->peer_valid = true;
+			conn->reject_reason = reason;
+		}
+		conn->state = CONN_REJECTED;
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		if (conn->state == CONN_ESTABLISHED && conn->qp) {
+			/* VIPL: a broken connection flushes every descriptor. */
+			map_qp_flush(conn->qp);
+			rdma_disconnect(conn->id);
+		}
+		conn->lost = true;
+		conn->state = CONN_DISCONNECTED;
+		break;
+	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+		break;
+	default: /* address, route, connect errors; unreachable */
+		conn->state = CONN_FAILED;
+		conn->lost = true;
+		break;
+	}
+}
+
+/* Requests held past HOLD_MS are unlinked and returned to be refused. */
+static struct map_conn *take_expired(struct map_cm *cm)
+{
+	struct map_conn *expired = NULL, **pp, *c;
+	uint64_t limit = now_ms() - HOLD_MS;
+	struct listener *l;
+
+	for (l = cm->listeners; l; l = l->next) {
+		for (pp = &l->pending; (c = *pp);) {
+			if (c->arrived_ms < limit) {
+				*pp = c->next;
+				c->next = expired;
+				expired = c;
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+	return expired;
+}
+
+static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
+{
+	uint8_t pdata[256];
+	size_t plen = ev->param.conn.private_data_len;
+	enum rdma_cm_event_type type = ev->event;
+	struct rdma_cm_id *id = ev->id, *listen_id = ev->listen_id;
+	int status = ev->status;
+	struct map_conn *refuse = NULL;
+
+	if (plen > sizeof(pdata))
+		plen = sizeof(pdata);
+	if (plen && ev->param.conn.private_data)
+		memcpy(pdata, ev->param.conn.private_data, plen);
+	else
+		plen = 0;
+
+	pthread_mutex_lock(&cm->lock);
+	/* Read the context before acking: acking may let the id be freed. */
+	struct map_conn *conn = type == RDMA_CM_EVENT_CONNECT_REQUEST ?
+					NULL : id->context;
+	rdma_ack_cm_event(ev);
+	if (type == RDMA_CM_EVENT_CONNECT_REQUEST)
+		refuse = on_request(cm, id, listen_id, pdata, plen);
+	else if (conn && !conn->dead)
+		on_conn_event(conn, type, status, pdata, plen);
+	pthread_cond_broadcast(&cm->cond);
+	pthread_mutex_unlock(&cm->lock);
+
+	if (refuse)
+		reject_conn(refuse, MAP_REJECT_NO_MATCH);
+}
+
+static void *cm_thread(void *arg)
+{
+	struct map_cm *cm = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = cm->ch->fd, .events = POLLIN },
+		{ .fd = cm->wake[0], .events = POLLIN },
+	};
+	struct rdma_cm_event *ev;
+	struct map_conn *expired, *next;
+
+	for (;;) {
+		if (poll(pfd, 2, SWEEP_MS) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		while (!rdma_get_cm_event(cm->ch, &ev))
+			handle_event(cm, ev);
+
+		pthread_mutex_lock(&cm->lock);
+		expired = take_expired(cm);
+		pthread_mutex_unlock(&cm->lock);
+		for (; expired; expired = next) {
+			next = expired->next;
+			reject_conn(expired, MAP_REJECT_NO_MATCH);
+		}
+	}
+	return NULL;
+}
+
+static struct map_cm *cm_get(struct map_dev *dev)
+{
+	struct ibv_device_attr da;
+	pthread_condattr_t ca;
+	struct map_cm *cm;
+
+	pthread_mutex_lock(&dev->lock);
+	cm = dev->cm;
+	if (cm)
+		goto out;
+	cm = calloc(1, sizeof(*cm));
+	if (!cm)
+		goto out;
+	cm->dev = dev;
+	cm->rd_atom = 1;
+	if (!ibv_query_device(dev->ctx, &da) && da.max_qp_rd_atom > 0)
+		cm->rd_atom = da.max_qp_rd_atom < 16 ? da.max_qp_rd_atom : 16;
+	cm->ch = rdma_create_event_channel();
+	if (!cm->ch)
+		goto err_free;
+	if (fcntl(cm->ch->fd, F_SETFL, fcntl(cm->ch->fd, F_GETFL) | O_NONBLOCK))
+		goto err_channel;
+	if (pipe(cm->wake))
+		goto err_channel;
+	pthread_mutex_init(&cm->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cm->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&cm->thread, NULL, cm_thread, cm))
+		goto err_pipe;
+	dev->cm = cm;
+	goto out;
+
+err_pipe:
+	pthread_cond_destroy(&cm->cond);
+	pthread_mutex_destroy(&cm->lock);
+	close(cm->wake[0]);
+	close(cm->wake[1]);
+err_channel:
+	rdma_destroy_event_channel(cm->ch);
+err_free:
+	free(cm);
+	cm = NULL;
+out:
+	pthread_mutex_unlock(&dev->lock);
+	return cm;
+}
+
+void map_cm_stop(struct map_dev *dev)
+{
+	struct map_cm *cm = dev->cm;
+	struct listener *l;
+	struct map_conn *c;
+	char byte = 0;
+
+	if (!cm)
+		return;
+	if (write(cm->wake[1], &byte, 1) != 1)
+		pthread_cancel(cm->thread);
+	pthread_join(cm->thread, NULL);
+	while ((l = cm->listeners)) {
+		cm->listeners = l->next;
+		while ((c = l->pending)) {
+			l->pending = c->next;
+			reject_conn(c, MAP_REJECT_NO_MATCH);
+		}
+		rdma_destroy_id(l->id);
+		free(l);
+	}
+	rdma_destroy_event_channel(cm->ch);
+	close(cm->wake[0]);
+	close(cm->wake[1]);
+	pthread_cond_destroy(&cm->cond);
+	pthread_mutex_destroy(&cm->lock);
+	free(cm);
+	dev->cm = NULL;
+}
+
+/* Waits, with cm->lock held, until pred(conn) or the deadline passes. */
+static int wait_until(struct map_cm *cm, struct map_conn *conn,
+		      bool (*pred)(struct map_conn *), uint64_t deadline)
+{
+	struct timespec ts;
+
+	while (!pred(conn)) {
+		if (deadline == UINT64_MAX) {
+			pthread_cond_wait(&cm->cond, &cm->lock);
+			continue;
+		}
+		if (now_ms() >= deadline)
+			return ETIMEDOUT;
+		ts.tv_sec = deadline / 1000;
+		ts.tv_nsec = (deadline % 1000) * 1000000;
+		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
+	}
+	return 0;
+}
+
+static uint64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+}
+
+static int remaining_ms(uint64_t deadline, int cap)
+{
+	uint64_t now = now_ms();
+
+	if (deadline == UINT64_MAX)
+		return cap;
+	if (now >= deadline)
+		return 0;
+	return deadline - now < (uint64_t)cap ? (int)(deadline - now) : cap;
+}
+
+/* ------------------------------------------------------- server side */
+
+static int listener_get(struct map_cm *cm, const uint8_t *addr,
+			unsigned int addr_len, uint16_t port,
+			struct listener **out)
+{
+	struct sockaddr_storage ss;
+	struct listener *l;
+	int err;
+
+	for (l = cm->listeners; l; l = l->next) {
+		if (l->port == port) {
+			*out = l;
+			return 0;
+		}
+	}
+	err = make_sockaddr(&ss, addr, addr_len, port);
+	if (err)
+		return err;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	l->port = port;
+	if (rdma_create_id(cm->ch, &l->id, l, RDMA_PS_TCP))
+		goto err_free;
+	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss) ||
+	    rdma_listen(l->id, 64))
+		goto err_id;
+	l->next = cm->listeners;
+	cm->listeners = l;
+	*out = l;
+	return 0;
+
+err_id:
+	err = errno;
+	rdma_destroy_id(l->id);
+	errno = err;
+err_free:
+	err = errno ? errno : ENOMEM;
+	free(l);
+	return err;
+}
+
+static struct map_conn *take_pending(struct listener *l, const uint8_t *disc,
+				     unsigned int disc_len)
+{
+	struct map_conn **pp, *c;
+
+	for (pp = &l->pending; (c = *pp); pp = &c->next) {
+		if (c->peer.disc_len == disc_len &&
+		    !memcmp(c->peer.disc, disc, disc_len)) {
+			*pp = c->next;
+			c->next = NULL;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
+		  unsigned int addr_len, const uint8_t *disc,
+		  unsigned int disc_len, int timeout_ms, struct map_conn **out,
+		  struct map_conn_info *peer_info, uint8_t *peer_addr,
+		  uint16_t *peer_addr_len)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct map_cm *cm = cm_get(dev);
+	struct map_dev_attr attr;
+	struct listener *l;
+	struct map_conn *c;
+	struct timespec ts;
+	int err;
+
+	if (!cm)
+		return ENOMEM;
+	if (!addr_len) {
+		err = map_dev_query(dev, &attr);
+		if (err)
+			return err;
+		if (!attr.addr_len)
+			return EADDRNOTAVAIL;
+		addr = attr.addr;
+		addr_len = attr.addr_len;
+	}
+	pthread_mutex_lock(&cm->lock);
+	err = listener_get(cm, addr, addr_len,
+			   map_disc_port(disc, disc_len), &l);
+	while (!err && !(c = take_pending(l, disc, disc_len))) {
+		if (deadline == UINT64_MAX) {
+			pthread_cond_wait(&cm->cond, &cm->lock);
+			continue;
+		}
+		if (now_ms() >= deadline) {
+			err = ETIMEDOUT;
+			break;
+		}
+		ts.tv_sec = deadline / 1000;
+		ts.tv_nsec = (deadline % 1000) * 1000000;
+		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
+	}
+	pthread_mutex_unlock(&cm->lock);
+	if (err)
+		return err;
+	*peer_info = c->peer;
+	peer_address(c->id, peer_addr, peer_addr_len);
+	*out = c;
+	return 0;
+}
+
+static bool accept_settled(struct map_conn *c)
+{
+	return c->state != CONN_REQUESTED;
+}
+
+int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
+		    const struct map_conn_info *mine, int timeout_ms)
+{
+	struct map_cm *cm = conn->cm;
+	struct rdma_conn_param param;
+	uint8_t buf[WIRE_MAX_LEN];
+	int err;
+
+	err = map_qp_connect(qp, conn->id);
+	if (err)
+		return err;
+	memset(&param, 0, sizeof(param));
+	param.private_data = buf;
+	param.private_data_len = wire_build(buf, WIRE_ACCEPT, 0, mine);
+	param.responder_resources = cm->rd_atom;
+	param.initiator_depth = cm->rd_atom;
+	param.retry_count = CM_RETRY_COUNT;
+	param.rnr_retry_count = CM_RNR_RETRY;
+	param.qp_num = qp->qp->qp_num;
+
+	pthread_mutex_lock(&cm->lock);
+	conn->qp = qp;
+	pthread_mutex_unlock(&cm->lock);
+	if (rdma_accept(conn->id, &param))
+		err = errno ? errno : EIO;
+	pthread_mutex_lock(&cm->lock);
+	if (!err)
+		err = wait_until(cm, conn, accept_settled,
+				 deadline_of(timeout_ms));
+	if (!err && conn->state != CONN_ESTABLISHED)
+		err = ECONNABORTED;
+	if (err)
+		conn->qp = NULL;
+	pthread_mutex_unlock(&cm->lock);
+	return err;
+}
+
+void map_conn_reject(struct map_conn *conn, enum map_reject_reason why)
+{
+	reject_conn(conn, why);
+}
+
+/* ------------------------------------------------------- client side */
+
+static bool addr_settled(struct map_conn *c)
+{
+	return c->state != CONN_NEW;
+}
+
+static bool route_settled(struct map_conn *c)
+{
+	return c->state != CONN_ADDR_RESOLVED;
+}
+
+static bool connect_settled(struct map_conn *c)
+{
+	return c->state != CONN_ROUTE_RESOLVED;
+}
+
+/* One attempt: 0, EAGAIN (nobody listens yet: try again), or an error. */
+static int try_connect(struct map_cm *cm, struct map_conn *conn,
+		       struct map_qp *qp, struct sockaddr *src,
+		       struct sockaddr *dst, const struct map_conn_info *mine,
+		       uint64_t deadline, enum map_reject_reason *why)
+{
+	struct rdma_conn_param param;
+	uint8_t buf[WIRE_MAX_LEN];
+	int err = 0;
+
+	if (rdma_resolve_addr(conn->id, src, dst,
+			      remaining_ms(deadline, RESOLVE_MS)))
+		return errno ? errno : EIO;
+	pthread_mutex_lock(&cm->lock);
+	err = wait_until(cm, conn, addr_settled, deadline);
+	if (!err && conn->state != CONN_ADDR_RESOLVED)
+		err = EHOSTUNREACH;
+	pthread_mutex_unlock(&cm->lock);
+	if (err)
+		return err;
+
+	if (rdma_resolve_route(conn->id, remaining_ms(deadline, RESOLVE_MS)))
+		return errno ? errno : EIO;
+	pthread_mutex_lock(&cm->lock);
+	err = wait_until(cm, conn, route_settled, deadline);
+	if (!err && conn->state != CONN_ROUTE_RESOLVED)
+		err = EHOSTUNREACH;
+	pthread_mutex_unlock(&cm->lock);
+	if (err)
+		return err;
+
+	memset(&param, 0, sizeof(param));
+	param.private_data = buf;
+	param.private_data_len = wire_build(buf, WIRE_REQUEST, 0, mine);
+	param.responder_resources = cm->rd_atom;
+	param.initiator_depth = cm->rd_atom;
+	param.retry_count = CM_RETRY_COUNT;
+	param.rnr_retry_count = CM_RNR_RETRY;
+	param.qp_num = qp->qp->qp_num;
+	if (rdma_connect(conn->id, &param))
+		return errno ? errno : EIO;
+
+	pthread_mutex_lock(&cm->lock);
+	err = wait_until(cm, conn, connect_settled, deadline);
+	if (!err && conn->state == CONN_REJECTED) {
+		if (conn->peer_valid) {
+			*why = conn->reject_reason;
+			err = ECONNREFUSED;
+		} else {
+			err = EAGAIN;
+		}
+	} else if (!err && conn->state != CONN_RESPONDED) {
+		err = EAGAIN; /* unreachable: the CM gave up, try again */
+	}
+	if (!err)
+		conn->qp = qp;
+	pthread_mutex_unlock(&cm->lock);
+	if (err)
+		return err;
+
+	err = map_qp_connect(qp, conn->id);
+	if (!err && rdma_establish(conn->id))
+		err = errno ? errno : EIO;
+	pthread_mutex_lock(&cm->lock);
+	if (err)
+		conn->qp = NULL;
+	else if (conn->state == CONN_RESPONDED)
+		conn->state = CONN_ESTABLISHED;
+	pthread_mutex_unlock(&cm->lock);
+	return err;
+}
+
+int map_conn_request(struct map_dev *dev, struct map_qp *qp,
+		     const uint8_t *src, unsigned int src_len,
+		     const uint8_t *dst, unsigned int dst_len,
+		     const struct map_conn_info *mine, int timeout_ms,
+		     struct map_conn **out, struct map_conn_info *peer_info,
+		     enum map_reject_reason *why)
+{
+	uint64_t deadline = deadline_of(timeout_ms);
+	struct sockaddr_storage sss, dss;
+	struct map_cm *cm = cm_get(dev);
+	struct map_conn *conn;
+	int err;
+
+	if (!cm)
+		return ENOMEM;
+	err = make_sockaddr(&dss, dst, dst_len,
+			    map_disc_port(mine->disc, mine->disc_len));
+	if (!err && src_len)
+		err = make_sockaddr(&sss, src, src_len, 0);
+	if (err)
+		return err;
+
+	for (;;) {
+		conn = calloc(1, sizeof(*conn));
+		if (!conn)
+			return ENOMEM;
+		conn->cm = cm;
+		if (rdma_create_id(cm->ch, &conn->id, conn, RDMA_PS_TCP)) {
+			err = errno ? errno : ENOMEM;
+			free(conn);
+			return err;
+		}
+		err = try_connect(cm, conn, qp,
+				  src_len ? (struct sockaddr *)&sss : NULL,
+				  (struct sockaddr *)&dss, mine, deadline, why);
+		if (!err)
+			break;
+		conn_destroy(conn);
+		if (err != EAGAIN)
+			return err;
+		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS)
+			return ETIMEDOUT;
+		usleep(RETRY_PAUSE_MS * 1000);
+	}
+	if (!conn->peer_valid) {
+		map_conn_close(conn);
+		return EPROTO;
+	}
+	*peer_info = conn->peer;
+	*out = conn;
+	return 0;
+}
+
+bool map_conn_lost(struct map_conn *conn)
+{
+	bool lost;
+
+	pthread_mutex_lock(&conn->cm->lock);
+	lost = conn->lost;
+	pthread_mutex_unlock(&conn->cm->lock);
+	return lost;
+}
+
+void map_conn_close(struct map_conn *conn)
+{
+	struct map_cm *cm = conn->cm;
+
+	pthread_mutex_lock(&cm->lock);
+	if (conn->state == CONN_ESTABLISHED)
+		rdma_disconnect(conn->id);
+	conn->qp = NULL;
+	pthread_mutex_unlock(&cm->lock);
+	conn_destroy(conn);
+}

@@ -1,0 +1,50 @@
+/* internal.h - the verbs objects behind the seam (mapping/ only). */
+#ifndef VIPL_MAPPING_INTERNAL_H
+#define VIPL_MAPPING_INTERNAL_H
+
+#include <pthread.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+
+#include "mapping.h"
+
+struct map_cm; /* cm.c: the connection manager thread and its state */
+
+struct map_dev {
+	/* Taken from rdma_get_devices() so that rdma_cm ids and our PDs,
+	 * CQs and QPs share one device context. */
+	struct ibv_context *ctx;
+	struct ibv_context **list;
+	uint8_t port;
+	pthread_mutex_t lock; /* guards cm creation */
+	struct map_cm *cm;
+};
+
+struct map_pd {
+	struct map_dev *dev;
+	struct ibv_pd *pd;
+};
+
+struct map_mr {
+	struct ibv_mr *mr;
+};
+
+struct map_cq {
+	struct ibv_cq *cq;
+	struct ibv_comp_channel *channel;
+	unsigned int unacked; /* CQ events not yet acknowledged */
+};
+
+struct map_qp {
+	struct map_dev *dev;
+	struct ibv_qp *qp;
+	int access; /* IBV_ACCESS_* the QP was initialised with */
+};
+
+/* cm.c */
+void map_cm_stop(struct map_dev *dev);
+/* qp.c: move qp to RTR then RTS with the attributes rdma_cm computed. */
+int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id);
+
+#endif

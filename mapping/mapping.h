@@ -1,0 +1,183 @@
+/*
+ * mapping.h - the seam between VIPL semantics (vipl/) and verbs (mapping/).
+ *
+ * The VIPL layer validates arguments and decides what to do; the functions
+ * here do it on libibverbs/librdmacm. They return 0 or an errno value (or
+ * NULL with errno set), never VIP_* codes: vipl/errors.c maps errno to
+ * VIP_RETURN in one table.
+ *
+ * VI objects and what they become:
+ *   NIC -> struct map_dev (device context from librdmacm's list, port 1)
+ *   protection tag -> struct map_pd (ibv_pd)
+ *   memory region -> struct map_mr (ibv_mr); the VIP_MEM_HANDLE is its lkey
+ *   VI -> struct map_qp (ibv_qp, RC or UC)
+ *   work queue completions -> struct map_cq (ibv_cq + completion channel)
+ *   connection -> struct map_conn (rdma_cm_id)
+ */
+#ifndef VIPL_MAPPING_H
+#define VIPL_MAPPING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "vipl.h"
+
+struct map_dev;
+struct map_pd;
+struct map_mr;
+struct map_cq;
+struct map_qp;
+struct map_conn;
+
+/* ---------------------------------------------------------------- device */
+
+#define MAP_ADDR_MAX 16 /* an IPv6 address */
+
+struct map_dev_attr {
+	char name[64];
+	uint32_t hw_ver;
+	uint64_t fw_ver_num; /* first number of the firmware version string */
+	uint8_t addr[MAP_ADDR_MAX]; /* IP address of the port's netdev */
+	uint16_t addr_len; /* 4, 16, or 0 when the port has no IP yet */
+	uint64_t max_mr_size;
+	uint32_t max_mr;
+	uint32_t max_qp;
+	uint32_t max_qp_wr;
+	uint32_t max_sge;
+	uint32_t max_cq;
+	uint32_t max_cqe;
+	uint32_t max_pd;
+	uint32_t max_msg_sz; /* largest message the port carries */
+	uint32_t mtu; /* active path MTU in bytes */
+	uint32_t max_qp_rd_atom;
+};
+
+/* name NULL or "" picks the first device. */
+int map_dev_open(const char *name, struct map_dev **out);
+void map_dev_close(struct map_dev *dev);
+int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr);
+
+/* ------------------------------------------------------------ pd and mr */
+
+#define MAP_ACCESS_REMOTE_WRITE 0x1
+#define MAP_ACCESS_REMOTE_READ 0x2
+
+int map_pd_alloc(struct map_dev *dev, struct map_pd **out);
+int map_pd_free(struct map_pd *pd); /* EBUSY while anything uses it */
+
+/* *key is the handle programs use, locally (lkey) and remotely (rkey). */
+int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
+	       struct map_mr **out, uint32_t *key);
+int map_mr_dereg(struct map_mr *mr);
+
+/* ------------------------------------------------------------------- cq */
+
+/*
+ * A completion translated for the VIPL layer: cookie is what the post gave,
+ * status holds VIP_STATUS_* error bits (0 on success) plus
+ * VIP_STATUS_IMMEDIATE and, for a receive consumed by an RDMA write with
+ * immediate data, VIP_STATUS_OP_REMOTE_RDMA_WRITE. The operation bits of
+ * other completions are the poster's to add (verbs leaves wc.opcode
+ * undefined on errors).
+ */
+struct map_completion {
+	void *cookie;
+	uint32_t status;
+	uint32_t length;
+	uint32_t imm;
+};
+
+int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out);
+int map_cq_destroy(struct map_cq *cq);
+/* Returns how many completions were written to out (0..max), or -errno. */
+int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max);
+/* Ask for an event on the next completion; poll again after arming. */
+int map_cq_arm(struct map_cq *cq);
+/* Sleep until the armed CQ has an event or timeout_ms passes (-1: forever).
+ * Returns 0 on an event, ETIMEDOUT, or an errno value. */
+int map_cq_block(struct map_cq *cq, int timeout_ms);
+
+/* Pure translation of one verbs completion status (unit-tested). */
+uint32_t map_wc_status_to_vip(int ibv_wc_status);
+
+/* ------------------------------------------------------------------- qp */
+
+struct map_qp_cfg {
+	VIP_RELIABILITY_LEVEL level;
+	uint32_t depth; /* descriptors per work queue */
+	uint32_t max_sge; /* segments per descriptor */
+	bool rdma_write;
+	bool rdma_read;
+};
+
+int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
+		  struct map_cq *recv_cq, const struct map_qp_cfg *cfg,
+		  struct map_qp **out);
+int map_qp_destroy(struct map_qp *qp);
+/* The descriptor has been validated; cookie comes back in its completion. */
+int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+		     void *cookie);
+int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+		     void *cookie);
+/* Move to the error state: every posted descriptor completes flushed. */
+int map_qp_flush(struct map_qp *qp);
+/* Back to a fresh, connectable state (after the flush has been drained). */
+int map_qp_reset(struct map_qp *qp);
+
+/* ------------------------------------------------------------ connections */
+
+/* Connection parameters that travel between the two ends (see wire.h). */
+struct map_conn_info {
+	uint8_t disc[32]; /* discriminator the request is addressed to */
+	uint8_t disc_len;
+	uint8_t src_disc[32]; /* requester's own discriminator */
+	uint8_t src_disc_len;
+	VIP_RELIABILITY_LEVEL level;
+	uint32_t max_transfer;
+	bool rdma_write;
+	bool rdma_read;
+};
+
+enum map_reject_reason {
+	MAP_REJECT_BY_PEER = 1, /* VipConnectReject */
+	MAP_REJECT_NO_MATCH = 2, /* nobody waits for that discriminator */
+	MAP_REJECT_LEVEL = 3, /* reliability levels differ */
+	MAP_REJECT_ATTRS = 4, /* transfer size or RDMA settings */
+};
+
+/* Port on which a discriminator listens (pure, unit-tested). */
+uint16_t map_disc_port(const uint8_t *disc, unsigned len);
+
+/*
+ * Server side. map_conn_wait returns a request addressed to info->disc on
+ * the given local address (the NIC's address if addr_len is 0): 0,
+ * ETIMEDOUT, or an errno value. *peer receives the requester's IP address.
+ */
+int map_conn_wait(struct map_dev *dev, const uint8_t *addr, unsigned addr_len,
+		  const uint8_t *disc, unsigned disc_len, int timeout_ms,
+		  struct map_conn **out, struct map_conn_info *peer_info,
+		  uint8_t *peer_addr, uint16_t *peer_addr_len);
+int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
+		    const struct map_conn_info *mine, int timeout_ms);
+/* Refuses the request and frees conn. */
+void map_conn_reject(struct map_conn *conn, enum map_reject_reason why);
+
+/*
+ * Client side: connects qp to (addr, info->disc) and returns the accepted
+ * connection. Returns 0, ETIMEDOUT, ECONNREFUSED (*why says who refused)
+ * or an errno value.
+ */
+int map_conn_request(struct map_dev *dev, struct map_qp *qp,
+		     const uint8_t *src, unsigned src_len, const uint8_t *dst,
+		     unsigned dst_len, const struct map_conn_info *mine,
+		     int timeout_ms, struct map_conn **out,
+		     struct map_conn_info *peer_info,
+		     enum map_reject_reason *why);
+
+/* True once the peer disconnected or the connection broke. */
+bool map_conn_lost(struct map_conn *conn);
+/* Disconnects (if still connected) and frees conn. */
+void map_conn_close(struct map_conn *conn);
+
+#endif /* VIPL_MAPPING_H */

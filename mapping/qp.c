@@ -1,0 +1,197 @@
+/* qp.c - VIs as queue pairs: creation, state changes, posting. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/*
+ * VIA has a strict "receive before send" rule; verbs retries a send that
+ * finds no receive (RNR). We keep a short grace (receiver asks for
+ * MIN_RNR_TIMER, about 20 ms, sender retries RNR_RETRY times) so that a
+ * receive posted a moment late still works, and a missing one breaks the
+ * connection within a bounded time instead of hanging.
+ */
+#define MIN_RNR_TIMER 22 /* 20.48 ms, IB encoding */
+#define RNR_RETRY 6
+
+#define MAX_SGE_ON_STACK 64
+
+int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
+		  struct map_cq *recv_cq, const struct map_qp_cfg *cfg,
+		  struct map_qp **out)
+{
+	struct ibv_qp_init_attr init = {
+		.send_cq = send_cq->cq,
+		.recv_cq = recv_cq->cq,
+		.cap = {
+			.max_send_wr = cfg->depth,
+			.max_recv_wr = cfg->depth,
+			.max_send_sge = cfg->max_sge,
+			.max_recv_sge = cfg->max_sge,
+		},
+		.qp_type = cfg->level == VIP_SERVICE_UNRELIABLE ? IBV_QPT_UC
+								 : IBV_QPT_RC,
+	};
+	struct map_qp *qp;
+	int err;
+
+	if (cfg->max_sge > MAX_SGE_ON_STACK)
+		return EINVAL;
+	qp = calloc(1, sizeof(*qp));
+	if (!qp)
+		return ENOMEM;
+	qp->dev = pd->dev;
+	qp->access = IBV_ACCESS_LOCAL_WRITE;
+	if (cfg->rdma_write)
+		qp->access |= IBV_ACCESS_REMOTE_WRITE;
+	if (cfg->rdma_read)
+		qp->access |= IBV_ACCESS_REMOTE_READ;
+	qp->qp = ibv_create_qp(pd->pd, &init);
+	if (!qp->qp) {
+		err = errno ? errno : ENOMEM;
+		free(qp);
+		return err;
+	}
+	err = map_qp_reset(qp);
+	if (err) {
+		ibv_destroy_qp(qp->qp);
+		free(qp);
+		return err;
+	}
+	*out = qp;
+	return 0;
+}
+
+int map_qp_destroy(struct map_qp *qp)
+{
+	int ret = ibv_destroy_qp(qp->qp);
+
+	if (ret)
+		return ret;
+	free(qp);
+	return 0;
+}
+
+/* RESET then INIT: receives may be posted from INIT on, before a
+ * connection exists, as VIPL allows. */
+int map_qp_reset(struct map_qp *qp)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_RESET };
+	int ret;
+
+	ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	attr.pkey_index = 0;
+	attr.port_num = qp->dev->port;
+	attr.qp_access_flags = qp->access;
+	return ibv_modify_qp(qp->qp, &attr,
+			     IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				     IBV_QP_ACCESS_FLAGS);
+}
+
+int map_qp_flush(struct map_qp *qp)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+
+	return ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
+}
+
+int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
+{
+	struct ibv_qp_attr attr;
+	int mask, ret;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTR;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return errno ? errno : EINVAL;
+	attr.min_rnr_timer = MIN_RNR_TIMER;
+	mask |= IBV_QP_MIN_RNR_TIMER;
+	ret = ibv_modify_qp(qp->qp, &attr, mask);
+	if (ret)
+		return ret;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTS;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return errno ? errno : EINVAL;
+	attr.rnr_retry = RNR_RETRY;
+	mask |= IBV_QP_RNR_RETRY;
+	return ibv_modify_qp(qp->qp, &attr, mask);
+}
+
+/* Local data segments become scatter/gather entries, one for one. */
+static void fill_sge(struct ibv_sge *sge, const VIP_DESCRIPTOR_SEGMENT *ds,
+		     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		sge[i].addr = ds[i].Local.Data.AddressBits;
+		sge[i].length = ds[i].Local.Length;
+		sge[i].lkey = ds[i].Local.Handle;
+	}
+}
+
+int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+		     void *cookie)
+{
+	struct ibv_sge sge[MAX_SGE_ON_STACK];
+	struct ibv_send_wr wr, *bad;
+	const VIP_DESCRIPTOR_SEGMENT *ds = desc->DS;
+	unsigned int nseg = desc->CS.SegCount;
+	uint16_t control = desc->CS.Control;
+	int imm = control & VIP_CONTROL_IMMEDIATE;
+
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = (uintptr_t)cookie;
+	wr.sg_list = sge;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	if (control & VIP_CONTROL_QFENCE)
+		wr.send_flags |= IBV_SEND_FENCE;
+	if (imm)
+		wr.imm_data = htonl(desc->CS.ImmediateData);
+
+	switch (control & VIP_CONTROL_OP_MASK) {
+	case VIP_CONTROL_OP_RDMAWRITE:
+		wr.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
+		break;
+	case VIP_CONTROL_OP_RDMAREAD:
+		wr.opcode = IBV_WR_RDMA_READ;
+		break;
+	default:
+		wr.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND;
+		break;
+	}
+	if (wr.opcode != IBV_WR_SEND && wr.opcode != IBV_WR_SEND_WITH_IMM) {
+		/* The address segment names the peer's memory. */
+		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
+		wr.wr.rdma.rkey = ds[0].Remote.Handle;
+		ds++;
+		nseg--;
+	}
+	fill_sge(sge, ds, nseg);
+	wr.num_sge = nseg;
+	return ibv_post_send(qp->qp, &wr, &bad);
+}
+
+int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+		     void *cookie)
+{
+	struct ibv_sge sge[MAX_SGE_ON_STACK];
+	struct ibv_recv_wr wr, *bad;
+
+	fill_sge(sge, desc->DS, desc->CS.SegCount);
+	wr.wr_id = (uintptr_t)cookie;
+	wr.next = NULL;
+	wr.sg_list = sge;
+	wr.num_sge = desc->CS.SegCount;
+	return ibv_post_recv(qp->qp, &wr, &bad);
+}

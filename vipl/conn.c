@@ -1,0 +1,238 @@
+/*
+ * conn.c - client-server connections: VipConnectWait, VipConnectAccept,
+ * VipConnectReject, VipConnectRequest, VipDisconnect.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define ACCEPT_TIMEOUT_MS 10000
+#define DRAIN_TIMEOUT_NS 2000000000ull
+
+static void info_from_vi(struct map_conn_info *info, const struct vip_vi *vi)
+{
+	memset(info, 0, sizeof(*info));
+	info->level = vi->attrs.ReliabilityLevel & ~VIP_SERVICE_DFC;
+	info->max_transfer = (uint32_t)vi->attrs.MaxTransferSize;
+	info->rdma_write = vi->attrs.EnableRdmaWrite;
+	info->rdma_read = vi->attrs.EnableRdmaRead;
+}
+
+static void attrs_from_info(VIP_VI_ATTRIBUTES *a,
+			    const struct map_conn_info *info)
+{
+	memset(a, 0, sizeof(*a));
+	a->ReliabilityLevel = info->level;
+	a->MaxTransferSize = info->max_transfer;
+	a->EnableRdmaWrite = info->rdma_write;
+	a->EnableRdmaRead = info->rdma_read;
+}
+
+VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
+			  VIP_ULONG Timeout, VIP_NET_ADDRESS *RemoteAddr,
+			  VIP_VI_ATTRIBUTES *RemoteViAttribs,
+			  VIP_CONN_HANDLE *ConnHandle)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+	uint8_t peer_addr[MAP_ADDR_MAX];
+	uint16_t peer_len = 0;
+	struct vip_conn *c;
+	int err;
+
+	if (!nic || !vip_addr_valid(LocalAddr, VIPL_DISC_MAX) || !RemoteAddr ||
+	    !RemoteViAttribs || !ConnHandle)
+		return VIP_INVALID_PARAMETER;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return VIP_ERROR_RESOURCE;
+	c->nic = nic;
+	err = map_conn_wait(nic->dev, LocalAddr->HostAddress,
+			    LocalAddr->HostAddressLen, vip_addr_disc(LocalAddr),
+			    LocalAddr->DiscriminatorLen, vip_timeout_ms(Timeout),
+			    &c->mc, &c->peer, peer_addr, &peer_len);
+	if (err) {
+		free(c);
+		return vip_from_errno(err);
+	}
+	c->handle = vip_handle_new(VIP_KIND_CONN, c);
+	if (!c->handle) {
+		map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
+		free(c);
+		return VIP_ERROR_RESOURCE;
+	}
+	/* The requester's address: its host and its own discriminator. */
+	RemoteAddr->HostAddressLen = peer_len;
+	RemoteAddr->DiscriminatorLen = c->peer.src_disc_len;
+	memcpy(RemoteAddr->HostAddress, peer_addr, peer_len);
+	memcpy(RemoteAddr->HostAddress + peer_len, c->peer.src_disc,
+	       c->peer.src_disc_len);
+	attrs_from_info(RemoteViAttribs, &c->peer);
+	*ConnHandle = c->handle;
+	return VIP_SUCCESS;
+}
+
+static void conn_free(struct vip_conn *c)
+{
+	vip_handle_free(c->handle);
+	free(c);
+}
+
+VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
+{
+	struct vip_conn *c = vip_handle_get(ConnHandle, VIP_KIND_CONN);
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct map_conn_info mine;
+	int err;
+
+	if (!c || !vi || vi->nic != c->nic)
+		return VIP_INVALID_PARAMETER;
+	if (vip_vi_state(vi) != VIP_STATE_IDLE)
+		return VIP_INVALID_STATE;
+	info_from_vi(&mine, vi);
+	/* The connection is refused, and the handle used up, on a mismatch:
+	 * the requester learns why from the reject. */
+	if (c->peer.level != mine.level) {
+		map_conn_reject(c->mc, MAP_REJECT_LEVEL);
+		conn_free(c);
+		return VIP_INVALID_RELIABILITY_LEVEL;
+	}
+	atomic_store(&vi->state, VIP_STATE_CONNECT_PENDING);
+	err = map_conn_accept(c->mc, vi->qp, &mine, ACCEPT_TIMEOUT_MS);
+	if (err) {
+		map_conn_close(c->mc);
+		conn_free(c);
+		map_qp_reset(vi->qp);
+		atomic_store(&vi->state, VIP_STATE_IDLE);
+		return vip_from_errno(err);
+	}
+	vi->conn = c->mc;
+	conn_free(c);
+	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	return VIP_SUCCESS;
+}
+
+VIP_RETURN VipConnectReject(VIP_CONN_HANDLE ConnHandle)
+{
+	struct vip_conn *c = vip_handle_get(ConnHandle, VIP_KIND_CONN);
+
+	if (!c)
+		return VIP_INVALID_PARAMETER;
+	map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
+	conn_free(c);
+	return VIP_SUCCESS;
+}
+
+static VIP_RETURN reject_code(enum map_reject_reason why)
+{
+	switch (why) {
+	case MAP_REJECT_NO_MATCH:
+		return VIP_NO_MATCH;
+	case MAP_REJECT_LEVEL:
+		return VIP_INVALID_RELIABILITY_LEVEL;
+	case MAP_REJECT_ATTRS:
+		return VIP_INVALID_MTU;
+	default:
+		return VIP_REJECT;
+	}
+}
+
+VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
+			     VIP_NET_ADDRESS *RemoteAddr, VIP_ULONG Timeout,
+			     VIP_VI_ATTRIBUTES *RemoteViAttribs)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	enum map_reject_reason why = MAP_REJECT_BY_PEER;
+	struct map_conn_info mine, peer;
+	struct map_conn *mc;
+	int expected = VIP_STATE_IDLE;
+	int err;
+
+	if (!vi || !RemoteViAttribs || !vip_addr_valid(RemoteAddr, VIPL_DISC_MAX) ||
+	    !RemoteAddr->HostAddressLen ||
+	    (LocalAddr && !vip_addr_valid(LocalAddr, VIPL_DISC_MAX)))
+		return VIP_INVALID_PARAMETER;
+	if (!atomic_compare_exchange_strong(&vi->state, &expected,
+					    VIP_STATE_CONNECT_PENDING))
+		return VIP_INVALID_STATE;
+
+	info_from_vi(&mine, vi);
+	mine.disc_len = RemoteAddr->DiscriminatorLen;
+	memcpy(mine.disc, vip_addr_disc(RemoteAddr), mine.disc_len);
+	if (LocalAddr) {
+		mine.src_disc_len = LocalAddr->DiscriminatorLen;
+		memcpy(mine.src_disc, vip_addr_disc(LocalAddr),
+		       mine.src_disc_len);
+	}
+	err = map_conn_request(vi->nic->dev, vi->qp,
+			       LocalAddr ? LocalAddr->HostAddress : NULL,
+			       LocalAddr ? LocalAddr->HostAddressLen : 0,
+			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
+			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why);
+	if (err) {
+		map_qp_reset(vi->qp);
+		atomic_store(&vi->state, VIP_STATE_IDLE);
+		return err == ECONNREFUSED ? reject_code(why)
+					   : vip_from_errno(err);
+	}
+	vi->conn = mc;
+	attrs_from_info(RemoteViAttribs, &peer);
+	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	return VIP_SUCCESS;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* Completes whatever the flush did not reach in time, so no descriptor is
+ * left posted with no completion to come. */
+static void drain(struct vip_queue *q, uint64_t deadline)
+{
+	pthread_spin_lock(&q->lock);
+	while (q->done != q->tail && now_ns() < deadline) {
+		pthread_spin_unlock(&q->lock);
+		pthread_spin_lock(&q->lock);
+		vip_queue_progress(q);
+	}
+	while (q->done != q->tail) {
+		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
+
+		d->CS.Status = vip_desc_status(d, q->recv,
+					       VIP_STATUS_DESC_FLUSHED_ERROR);
+	}
+	pthread_spin_unlock(&q->lock);
+}
+
+void vip_vi_drop_connection(struct vip_vi *vi)
+{
+	uint64_t deadline = now_ns() + DRAIN_TIMEOUT_NS;
+
+	if (!vi->conn)
+		return;
+	map_qp_flush(vi->qp);
+	map_conn_close(vi->conn);
+	vi->conn = NULL;
+	drain(&vi->sq, deadline);
+	drain(&vi->rq, deadline);
+	map_qp_reset(vi->qp);
+	atomic_store(&vi->state, VIP_STATE_IDLE);
+}
+
+VIP_RETURN VipDisconnect(VIP_VI_HANDLE ViHandle)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+
+	if (!vi)
+		return VIP_INVALID_PARAMETER;
+	if (!vi->conn)
+		return VIP_INVALID_STATE;
+	vip_vi_drop_connection(vi);
+	return VIP_SUCCESS;
+}

@@ -1,0 +1,62 @@
+/*
+ * desc.c - what makes a descriptor well formed (vipl-api.md section 1,
+ * "Descriptors") and the Status a completed one carries.
+ */
+#include "internal.h"
+
+VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
+			       uint32_t max_transfer)
+{
+	unsigned int nseg = d->CS.SegCount, i, first = 0;
+	uint16_t control = d->CS.Control;
+	uint64_t total = 0;
+
+	if (control & VIP_CONTROL_RESERVED)
+		return VIP_DESCRIPTOR_ERROR;
+	if ((control & VIP_CONTROL_OP_MASK) == VIP_CONTROL_OP_RESERVED)
+		return VIP_DESCRIPTOR_ERROR;
+	if (nseg > max_seg)
+		return VIP_DESCRIPTOR_ERROR;
+	if ((control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV) {
+		/* RDMA: the first segment is the peer's address. */
+		if (nseg < 1)
+			return VIP_DESCRIPTOR_ERROR;
+		first = 1;
+	}
+	for (i = first; i < nseg; i++)
+		total += d->DS[i].Local.Length;
+	if (total != d->CS.Length || total > max_transfer)
+		return VIP_DESCRIPTOR_ERROR;
+	return VIP_SUCCESS;
+}
+
+VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d, unsigned int max_seg)
+{
+	uint16_t control = d->CS.Control;
+
+	/* Only the operation can be wrong on a receive: it has none. */
+	if (control & (VIP_CONTROL_RESERVED | VIP_CONTROL_OP_MASK))
+		return VIP_DESCRIPTOR_ERROR;
+	if (d->CS.SegCount > max_seg)
+		return VIP_DESCRIPTOR_ERROR;
+	return VIP_SUCCESS;
+}
+
+static const uint32_t send_op_status[] = {
+	[VIP_CONTROL_OP_SENDRECV] = VIP_STATUS_OP_SEND,
+	[VIP_CONTROL_OP_RDMAWRITE] = VIP_STATUS_OP_RDMA_WRITE,
+	[VIP_CONTROL_OP_RDMAREAD] = VIP_STATUS_OP_RDMA_READ,
+	[VIP_CONTROL_OP_RESERVED] = VIP_STATUS_OP_SEND,
+};
+
+uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
+			 uint32_t map_status)
+{
+	uint32_t op;
+
+	if (recv)
+		op = (map_status & VIP_STATUS_OP_MASK) ? 0 : VIP_STATUS_OP_RECEIVE;
+	else
+		op = send_op_status[d->CS.Control & VIP_CONTROL_OP_MASK];
+	return VIP_STATUS_DONE | op | map_status;
+}

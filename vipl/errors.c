@@ -1,0 +1,51 @@
+/* errors.c - the one place errno values become VIP_RETURN codes. */
+#include <errno.h>
+#include <limits.h>
+
+#include "internal.h"
+
+static const struct {
+	int err;
+	VIP_RETURN ret;
+} errno_table[] = {
+	{ 0, VIP_SUCCESS },
+	{ EINVAL, VIP_INVALID_PARAMETER },
+	{ EFAULT, VIP_INVALID_PARAMETER },
+	{ ENODEV, VIP_INVALID_PARAMETER },
+	{ ENOENT, VIP_INVALID_PARAMETER },
+	{ ENOMEM, VIP_ERROR_RESOURCE },
+	{ ENOSPC, VIP_ERROR_RESOURCE },
+	{ EAGAIN, VIP_ERROR_RESOURCE },
+	{ EMFILE, VIP_ERROR_RESOURCE },
+	{ ENFILE, VIP_ERROR_RESOURCE },
+	{ EADDRINUSE, VIP_ERROR_RESOURCE },
+	{ EADDRNOTAVAIL, VIP_ERROR_RESOURCE },
+	{ EBUSY, VIP_INVALID_STATE },
+	{ ETIMEDOUT, VIP_TIMEOUT },
+	{ ECONNREFUSED, VIP_REJECT },
+	{ EHOSTUNREACH, VIP_NOT_REACHABLE },
+	{ ENETUNREACH, VIP_NOT_REACHABLE },
+	{ ENOTSUP, VIP_ERROR_NOT_SUPPORTED },
+	{ EPROTO, VIP_ERROR },
+	{ ECONNABORTED, VIP_ERROR },
+	{ ECONNRESET, VIP_ERROR },
+};
+
+VIP_RETURN vip_from_errno(int err)
+{
+	unsigned int i;
+
+	if (err < 0)
+		err = -err;
+	for (i = 0; i < sizeof(errno_table) / sizeof(errno_table[0]); i++)
+		if (errno_table[i].err == err)
+			return errno_table[i].ret;
+	return VIP_ERROR_RESOURCE;
+}
+
+int vip_timeout_ms(VIP_ULONG timeout)
+{
+	if (timeout >= VIP_INFINITE)
+		return -1;
+	return timeout > INT_MAX ? INT_MAX : (int)timeout;
+}

@@ -1,0 +1,143 @@
+/*
+ * handle.c - handles as (slot, generation, kind), never raw pointers.
+ *
+ * A handle value packs the slot's tag (generation << 8 | kind) in its high
+ * 32 bits and slot index + 1 in its low 32. Lookups are lock-free: a stale
+ * handle (slot reused or freed), a forged one or one of another kind does
+ * not match the slot's tag and yields NULL, never a dangling pointer.
+ * Slots live in chunks that are allocated once and never freed.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define CHUNK_BITS 12
+#define CHUNK_SLOTS (1u << CHUNK_BITS)
+#define MAX_CHUNKS 256 /* a million live objects */
+
+struct slot {
+	_Atomic uint32_t tag; /* 0 while free */
+	uint32_t gen; /* last generation used; under table.lock */
+	void *obj;
+	uint32_t next_free;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct slot *_Atomic chunks[MAX_CHUNKS];
+	uint32_t nchunks;
+	uint32_t free_head; /* index + 1; 0: none */
+} table = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static struct slot *slot_at(uint32_t idx)
+{
+	struct slot *chunk;
+
+	if (idx >= MAX_CHUNKS * CHUNK_SLOTS)
+		return NULL;
+	chunk = atomic_load_explicit(&table.chunks[idx >> CHUNK_BITS],
+				     memory_order_acquire);
+	return chunk ? &chunk[idx & (CHUNK_SLOTS - 1)] : NULL;
+}
+
+static int grow(void)
+{
+	struct slot *chunk;
+	uint32_t base, i;
+
+	if (table.nchunks == MAX_CHUNKS)
+		return -1;
+	chunk = calloc(CHUNK_SLOTS, sizeof(*chunk));
+	if (!chunk)
+		return -1;
+	base = table.nchunks * CHUNK_SLOTS;
+	for (i = 0; i < CHUNK_SLOTS; i++)
+		chunk[i].next_free = i + 1 < CHUNK_SLOTS ? base + i + 2 : 0;
+	table.free_head = base + 1;
+	atomic_store_explicit(&table.chunks[table.nchunks], chunk,
+			      memory_order_release);
+	table.nchunks++;
+	return 0;
+}
+
+void *vip_handle_new(enum vip_kind kind, void *obj)
+{
+	struct slot *s;
+	uint32_t idx, tag;
+
+	pthread_mutex_lock(&table.lock);
+	if (!table.free_head && grow()) {
+		pthread_mutex_unlock(&table.lock);
+		return NULL;
+	}
+	idx = table.free_head - 1;
+	s = slot_at(idx);
+	table.free_head = s->next_free;
+	/* 24 bits of generation; never 0 so no tag is ever 0. */
+	s->gen = (s->gen + 1) & 0xffffff;
+	if (!s->gen)
+		s->gen = 1;
+	tag = s->gen << 8 | kind;
+	s->obj = obj;
+	atomic_store_explicit(&s->tag, tag, memory_order_release);
+	pthread_mutex_unlock(&table.lock);
+	return (void *)((uintptr_t)tag << 32 | (uintptr_t)(idx + 1));
+}
+
+void *vip_handle_get(const void *handle, enum vip_kind kind)
+{
+	uintptr_t v = (uintptr_t)handle;
+	uint32_t tag = (uint32_t)(v >> 32);
+	struct slot *s;
+
+	if (!handle || (tag & 0xff) != kind || !(uint32_t)v)
+		return NULL;
+	s = slot_at((uint32_t)v - 1);
+	if (!s || atomic_load_explicit(&s->tag, memory_order_acquire) != tag)
+		return NULL;
+	return s->obj;
+}
+
+void vip_handle_free(const void *handle)
+{
+	uintptr_t v = (uintptr_t)handle;
+	uint32_t idx = (uint32_t)v - 1;
+	struct slot *s;
+
+	pthread_mutex_lock(&table.lock);
+	s = slot_at(idx);
+	if (s && atomic_load(&s->tag) == (uint32_t)(v >> 32)) {
+		atomic_store_explicit(&s->tag, 0, memory_order_release);
+		s->obj = NULL;
+		s->next_free = table.free_head;
+		table.free_head = idx + 1;
+	}
+	pthread_mutex_unlock(&table.lock);
+}
+
+void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
+		     void *arg)
+{
+	uint32_t i, n;
+
+	pthread_mutex_lock(&table.lock);
+	n = table.nchunks * CHUNK_SLOTS;
+	pthread_mutex_unlock(&table.lock);
+	for (i = 0; i < n; i++) {
+		struct slot *s = slot_at(i);
+		uint32_t tag = atomic_load(&s->tag);
+
+		if (tag && (tag & 0xff) == kind)
+			fn(s->obj, arg);
+	}
+}
+
+/* Chunks stay for the life of the process (lookups may race with exit);
+ * free them at unload so leak checkers see a clean exit. */
+__attribute__((destructor)) static void handle_table_release(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < table.nchunks; i++)
+		free(table.chunks[i]);
+}

@@ -1,0 +1,154 @@
+/*
+ * internal.h - libvipl's VIPL-side objects. No verbs here: everything the
+ * device does goes through mapping/mapping.h.
+ */
+#ifndef VIPL_INTERNAL_H
+#define VIPL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mapping.h"
+#include "vipl.h"
+
+#define VIPL_PROVIDER_VERSION 0x00010000UL /* 1.0.0 */
+#define VIPL_DISC_MAX 16 /* MaxDiscriminatorLen: what fits in wire.h */
+#define VIPL_QUEUE_DEPTH 1024 /* descriptors per work queue, at most */
+#define VIPL_MAX_SEGMENTS 16 /* segments per descriptor, at most */
+
+/* ------------------------------------------------------------ handles */
+
+enum vip_kind {
+	VIP_KIND_NIC = 1,
+	VIP_KIND_PTAG,
+	VIP_KIND_VI,
+	VIP_KIND_CQ,
+	VIP_KIND_CONN,
+};
+
+/* A handle names a slot and its generation: stale or forged handles miss. */
+void *vip_handle_new(enum vip_kind kind, void *obj);
+void *vip_handle_get(const void *handle, enum vip_kind kind);
+void vip_handle_free(const void *handle);
+/* Calls fn on every live object of a kind (not on the hot path). */
+void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
+		     void *arg);
+
+/* ------------------------------------------------------------ objects */
+
+struct vip_nic;
+
+struct vip_ptag {
+	void *handle; /* NULL for a NIC's default ptag */
+	struct vip_nic *nic;
+	struct map_pd *pd;
+	atomic_int users; /* regions and VIs using it */
+};
+
+struct vip_mr {
+	uint32_t key; /* the VIP_MEM_HANDLE */
+	uint8_t *start;
+	size_t len;
+	struct vip_ptag *ptag;
+	struct map_mr *mr;
+	bool rdma_write;
+	bool rdma_read;
+};
+
+/* Open-addressing table of a NIC's regions, by key; lock-free lookups. */
+struct vip_mr_slot {
+	_Atomic uint32_t key;
+	struct vip_mr *_Atomic mr; /* NULL: never used; &mr_gone: removed */
+};
+
+struct vip_mr_table {
+	struct vip_mr_slot *slots;
+	uint32_t mask;
+	uint32_t live; /* regions in the table; at most half of it */
+};
+
+struct vip_nic {
+	void *handle;
+	struct map_dev *dev;
+	struct map_dev_attr attr;
+	struct vip_ptag default_ptag;
+	pthread_mutex_t lock; /* the mr table's writers, the error handler */
+	struct vip_mr_table mrs;
+	VIP_ERROR_HANDLER error_handler;
+	VIP_PVOID error_context;
+};
+
+/* One work queue: descriptors in posting order, from head to tail. */
+struct vip_queue {
+	pthread_spinlock_t lock;
+	VIP_DESCRIPTOR **ring;
+	uint32_t mask;
+	uint32_t head; /* next to dequeue */
+	uint32_t done; /* completed up to here */
+	uint32_t tail; /* next to post */
+	struct map_cq *cq;
+	bool recv;
+};
+
+struct vip_vi {
+	void *handle;
+	struct vip_nic *nic;
+	struct vip_ptag *ptag;
+	VIP_VI_ATTRIBUTES attrs;
+	_Atomic int state; /* VIP_VI_STATE as set by this layer */
+	struct map_qp *qp;
+	struct map_conn *conn;
+	struct vip_queue sq, rq;
+	uint32_t max_seg; /* segments per descriptor */
+	VIP_PVOID user_data;
+};
+
+struct vip_conn {
+	void *handle;
+	struct vip_nic *nic;
+	struct map_conn *mc;
+	struct map_conn_info peer;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+VIP_RETURN vip_from_errno(int err);
+/* Milliseconds for the mapping layer: -1 for VIP_INFINITE. */
+int vip_timeout_ms(VIP_ULONG timeout);
+
+struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h);
+struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
+				  VIP_PROTECTION_HANDLE h);
+
+/* mem.c */
+int vip_mr_table_init(struct vip_mr_table *t, uint32_t max_regions);
+void vip_mr_table_release(struct vip_nic *nic);
+struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key);
+
+/* desc.c: pure checks (unit-tested) */
+VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
+			       uint32_t max_transfer);
+VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d, unsigned int max_seg);
+/* Status bits of a completed descriptor, given the mapping's bits. */
+uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
+			 uint32_t map_status);
+
+/* addr.c: pure (unit-tested) */
+bool vip_addr_valid(const VIP_NET_ADDRESS *a, unsigned int max_disc);
+const uint8_t *vip_addr_disc(const VIP_NET_ADDRESS *a);
+
+/* vi.c / queue.c */
+VIP_VI_STATE vip_vi_state(struct vip_vi *vi);
+int vip_queue_init(struct vip_queue *q, uint32_t depth, struct map_cq *cq,
+		   bool recv);
+void vip_queue_fini(struct vip_queue *q);
+/* Polls the queue's CQ and applies what completed; queue lock held. */
+void vip_queue_progress(struct vip_queue *q);
+/* Ends a connection on vi and returns it to Idle with every descriptor
+ * completed (flushed if need be). */
+void vip_vi_drop_connection(struct vip_vi *vi);
+void vip_vi_destroy(struct vip_vi *vi);
+
+#endif

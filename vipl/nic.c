@@ -1,0 +1,178 @@
+/* nic.c - VipOpenNic, VipCloseNic, VipQueryNic, the error callback. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h)
+{
+	return vip_handle_get(h, VIP_KIND_NIC);
+}
+
+static uint32_t min_u32(uint64_t a, uint64_t b)
+{
+	return (uint32_t)(a < b ? a : b);
+}
+
+VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
+{
+	struct vip_nic *nic;
+	int err;
+
+	if (!NicHandle)
+		return VIP_INVALID_PARAMETER;
+	if (!DeviceName || !*DeviceName)
+		DeviceName = getenv("VIPL_DEVICE");
+	nic = calloc(1, sizeof(*nic));
+	if (!nic)
+		return VIP_ERROR_RESOURCE;
+	err = map_dev_open(DeviceName, &nic->dev);
+	if (err)
+		goto err_free;
+	err = map_dev_query(nic->dev, &nic->attr);
+	if (err)
+		goto err_dev;
+	/* NULL ptags (Giganet programs) select this one. */
+	nic->default_ptag.nic = nic;
+	err = map_pd_alloc(nic->dev, &nic->default_ptag.pd);
+	if (err)
+		goto err_dev;
+	err = vip_mr_table_init(&nic->mrs, nic->attr.max_mr);
+	if (err)
+		goto err_pd;
+	pthread_mutex_init(&nic->lock, NULL);
+	nic->handle = vip_handle_new(VIP_KIND_NIC, nic);
+	if (!nic->handle) {
+		err = ENOMEM;
+		goto err_table;
+	}
+	*NicHandle = nic->handle;
+	return VIP_SUCCESS;
+
+err_table:
+	pthread_mutex_destroy(&nic->lock);
+	free(nic->mrs.slots);
+err_pd:
+	map_pd_free(nic->default_ptag.pd);
+err_dev:
+	map_dev_close(nic->dev);
+err_free:
+	free(nic);
+	return vip_from_errno(err);
+}
+
+/* VipCloseNic tears down whatever the program left on the NIC. */
+static void close_conn(void *obj, void *arg)
+{
+	struct vip_conn *c = obj;
+
+	if (c->nic != arg)
+		return;
+	map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
+	vip_handle_free(c->handle);
+	free(c);
+}
+
+static void close_vi(void *obj, void *arg)
+{
+	struct vip_vi *vi = obj;
+
+	if (vi->nic != arg)
+		return;
+	vip_vi_drop_connection(vi);
+	vip_vi_destroy(vi);
+}
+
+static void close_ptag(void *obj, void *arg)
+{
+	struct vip_ptag *pt = obj;
+
+	if (pt->nic != arg)
+		return;
+	map_pd_free(pt->pd);
+	vip_handle_free(pt->handle);
+	free(pt);
+}
+
+VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+
+	if (!nic)
+		return VIP_INVALID_PARAMETER;
+	vip_handle_free(nic->handle);
+	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
+	vip_handle_each(VIP_KIND_VI, close_vi, nic);
+	vip_mr_table_release(nic);
+	vip_handle_each(VIP_KIND_PTAG, close_ptag, nic);
+	map_pd_free(nic->default_ptag.pd);
+	map_dev_close(nic->dev);
+	pthread_mutex_destroy(&nic->lock);
+	free(nic);
+	return VIP_SUCCESS;
+}
+
+VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+	struct map_dev_attr *d;
+
+	if (!nic || !a)
+		return VIP_INVALID_PARAMETER;
+	/* The address can appear after open (rxe gets its GID from the
+	 * netdev), so refresh what the device says now. */
+	map_dev_query(nic->dev, &nic->attr);
+	d = &nic->attr;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->Name, sizeof(a->Name), "%s", d->name);
+	a->HardwareVersion = d->hw_ver;
+	a->ProviderVersion = VIPL_PROVIDER_VERSION;
+	a->NicAddressLen = d->addr_len;
+	a->LocalNicAddress = d->addr;
+	a->ThreadSafe = VIP_TRUE;
+	a->MaxDiscriminatorLen = VIPL_DISC_MAX;
+	a->MaxRegisterBytes = d->max_mr_size;
+	a->MaxRegisterRegions = d->max_mr;
+	a->MaxRegisterBlockBytes = d->max_mr_size;
+	a->MaxVI = d->max_qp;
+	a->MaxDescriptorsPerQueue = min_u32(d->max_qp_wr, VIPL_QUEUE_DEPTH);
+	a->MaxSegmentsPerDesc = min_u32(d->max_sge, VIPL_MAX_SEGMENTS);
+	/* VipCreateCQ is not there yet: no CQ can be made. */
+	a->MaxCQ = 0;
+	a->MaxCQEntries = 0;
+	a->MaxTransferSize = d->max_msg_sz;
+	a->NativeMTU = d->mtu;
+	a->MaxPtags = d->max_pd ? d->max_pd - 1 : 0; /* one is the default */
+	/* Both reliable levels run on RC queue pairs; unreliable (UC) is
+	 * not offered yet. */
+	a->ReliabilityLevelSupport = VIP_SERVICE_RELIABLE_DELIVERY |
+				     VIP_SERVICE_RELIABLE_RECEPTION;
+	a->RDMAReadSupport = d->max_qp_rd_atom ? a->ReliabilityLevelSupport : 0;
+	return VIP_SUCCESS;
+}
+
+static void default_error_handler(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
+{
+	(void)ctx;
+	fprintf(stderr,
+		"libvipl: error %d on resource %d (VI %p, descriptor %p)\n",
+		(int)e->ErrorCode, (int)e->ResourceCode, e->ViHandle,
+		(void *)e->DescriptorPtr);
+}
+
+VIP_RETURN VipErrorCallback(VIP_NIC_HANDLE NicHandle, VIP_PVOID Context,
+			    VIP_ERROR_HANDLER Handler)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+
+	if (!nic)
+		return VIP_INVALID_PARAMETER;
+	pthread_mutex_lock(&nic->lock);
+	nic->error_handler = Handler ? Handler : default_error_handler;
+	nic->error_context = Handler ? Context : NULL;
+	pthread_mutex_unlock(&nic->lock);
+	return VIP_SUCCESS;
+}

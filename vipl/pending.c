@@ -1,0 +1,122 @@
+/*
+ * pending.c - entry points whose work belongs to later milestones (the
+ * full data path, peer-to-peer connections, the name service). Every symbol
+ * exists so that VIA programs link; each answers VIP_ERROR_NOT_SUPPORTED
+ * until its implementation lands in a file named for it.
+ */
+#include "internal.h"
+
+/* The parameters are there for the signatures only. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+VIP_RETURN VipSetMemAttributes(VIP_NIC_HANDLE n, VIP_PVOID a, VIP_MEM_HANDLE h,
+			       VIP_MEM_ATTRIBUTES *m)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipSendNotify(VIP_VI_HANDLE v, VIP_PVOID c, VIP_VI_CALLBACK h)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipRecvNotify(VIP_VI_HANDLE v, VIP_PVOID c, VIP_VI_CALLBACK h)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE n, VIP_ULONG e, VIP_CQ_HANDLE *q)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipDestroyCQ(VIP_CQ_HANDLE q)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE q, VIP_ULONG e)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipCQDone(VIP_CQ_HANDLE q, VIP_VI_HANDLE *v, VIP_BOOLEAN *r)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipCQWait(VIP_CQ_HANDLE q, VIP_ULONG t, VIP_VI_HANDLE *v,
+		     VIP_BOOLEAN *r)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipCQNotify(VIP_CQ_HANDLE q, VIP_PVOID c, VIP_CQ_CALLBACK h)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE v, VIP_NET_ADDRESS *l,
+				 VIP_NET_ADDRESS *r, VIP_ULONG t)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipConnectPeerDone(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipConnectPeerWait(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipNSInit(VIP_NIC_HANDLE n, VIP_PVOID i)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipNSGetHostByName(VIP_NIC_HANDLE n, VIP_CHAR *name,
+			      VIP_NET_ADDRESS *a, VIP_ULONG i)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipNSGetHostByAddr(VIP_NIC_HANDLE n, VIP_NET_ADDRESS *a,
+			      VIP_CHAR *name, VIP_ULONG *len)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipNSShutdown(VIP_NIC_HANDLE n)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE n, VIP_ULONG t,
+					VIP_PVOID i)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipAddTagCQ(VIP_CQ_HANDLE q, VIP_EVENT_HANDLE *e, VIP_ULONG t,
+		       VIP_ULONG p)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipRemoveTagCQ(VIP_CQ_HANDLE q, VIP_EVENT_HANDLE e, VIP_ULONG t)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}
+
+VIP_RETURN VipPostDeferredSends(VIP_VI_HANDLE v, VIP_BOOLEAN e, VIP_BOOLEAN *d)
+{
+	return VIP_ERROR_NOT_SUPPORTED;
+}

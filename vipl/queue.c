@@ -1,0 +1,250 @@
+/*
+ * queue.c - the data path: VipPostSend/Recv, VipSendDone/RecvDone,
+ * VipSendWait/RecvWait.
+ *
+ * Each work queue keeps the program's descriptors in posting order in a
+ * ring. A completion from the device is written into the oldest incomplete
+ * descriptor (verbs completes one work queue in order, as VIPL requires);
+ * Done dequeues from the head once it is complete. Post and poll take one
+ * uncontended spinlock and make no allocation and no system call of ours.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define SPIN_NS_DEFAULT 50000 /* busy-poll this long before sleeping */
+
+int vip_queue_init(struct vip_queue *q, uint32_t depth, struct map_cq *cq,
+		   bool recv)
+{
+	uint32_t n = 1;
+
+	while (n < depth)
+		n <<= 1;
+	q->ring = calloc(n, sizeof(*q->ring));
+	if (!q->ring)
+		return ENOMEM;
+	q->mask = n - 1;
+	q->head = q->done = q->tail = 0;
+	q->cq = cq;
+	q->recv = recv;
+	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
+	return 0;
+}
+
+void vip_queue_fini(struct vip_queue *q)
+{
+	pthread_spin_destroy(&q->lock);
+	free(q->ring);
+	q->ring = NULL;
+}
+
+/* Fills in the oldest incomplete descriptor. Status goes last so that a
+ * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
+static void complete_one(struct vip_queue *q, const struct map_completion *c)
+{
+	VIP_DESCRIPTOR *d;
+
+	if (q->done == q->tail)
+		return; /* nothing posted: a stray completion */
+	d = q->ring[q->done & q->mask];
+	if (q->recv)
+		d->CS.Length = c->length;
+	if (c->status & VIP_STATUS_IMMEDIATE)
+		d->CS.ImmediateData = c->imm;
+	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, c->status),
+			 __ATOMIC_RELEASE);
+	q->done++;
+}
+
+void vip_queue_progress(struct vip_queue *q)
+{
+	struct map_completion c[16];
+	int i, n;
+
+	do {
+		n = map_cq_poll(q->cq, c, 16);
+		/* Each VI queue has its own CQ, so every cookie is q. */
+		for (i = 0; i < n; i++)
+			complete_one(q, &c[i]);
+	} while (n == 16);
+}
+
+static bool aligned(const VIP_DESCRIPTOR *d)
+{
+	return ((uintptr_t)d & (VIP_DESCRIPTOR_ALIGNMENT - 1)) == 0;
+}
+
+/* The descriptor must lie in a region registered under handle, in the
+ * VI's protection tag. */
+static bool desc_memory_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+			   VIP_MEM_HANDLE handle)
+{
+	struct vip_mr *mr = vip_mr_find(vi->nic, handle);
+	const uint8_t *p = (const uint8_t *)d;
+
+	return mr && mr->ptag == vi->ptag && p >= mr->start &&
+	       p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len;
+}
+
+static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
+		       VIP_DESCRIPTOR *d)
+{
+	int err;
+
+	pthread_spin_lock(&q->lock);
+	if (q->tail - q->head > q->mask) {
+		pthread_spin_unlock(&q->lock);
+		return VIP_ERROR_RESOURCE;
+	}
+	d->CS.Status = 0;
+	q->ring[q->tail & q->mask] = d;
+	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
+		      : map_qp_post_send(vi->qp, d, q);
+	if (!err)
+		q->tail++;
+	pthread_spin_unlock(&q->lock);
+	return err ? vip_from_errno(err) : VIP_SUCCESS;
+}
+
+VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
+		       VIP_MEM_HANDLE MemoryHandle)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	VIP_VI_STATE state;
+	VIP_RETURN ret;
+
+	if (!vi || !d || !aligned(d) || !desc_memory_ok(vi, d, MemoryHandle))
+		return VIP_INVALID_PARAMETER;
+	ret = vip_desc_check_send(d, vi->max_seg,
+				  (uint32_t)vi->attrs.MaxTransferSize);
+	if (ret != VIP_SUCCESS) {
+		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
+		return ret;
+	}
+	/* A VI in the error state takes the descriptor and flushes it. */
+	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
+	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
+		return VIP_INVALID_STATE;
+	return post(vi, &vi->sq, d);
+}
+
+VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
+		       VIP_MEM_HANDLE MemoryHandle)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	VIP_RETURN ret;
+
+	if (!vi || !d || !aligned(d) || !desc_memory_ok(vi, d, MemoryHandle))
+		return VIP_INVALID_PARAMETER;
+	ret = vip_desc_check_recv(d, vi->max_seg);
+	if (ret != VIP_SUCCESS) {
+		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
+		return ret;
+	}
+	/* Receives may be posted before the VI is connected. */
+	return post(vi, &vi->rq, d);
+}
+
+static VIP_RETURN done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+{
+	VIP_RETURN ret = VIP_NOT_DONE;
+
+	pthread_spin_lock(&q->lock);
+	if (q->head == q->done)
+		vip_queue_progress(q);
+	if (q->head != q->done) {
+		*out = q->ring[q->head & q->mask];
+		q->head++;
+		ret = VIP_SUCCESS;
+	}
+	pthread_spin_unlock(&q->lock);
+	return ret;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+/* Busy-polls for a short while (latency), then sleeps on the CQ's
+ * completion channel (no core burnt while a program waits). */
+static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
+		       VIP_DESCRIPTOR **out)
+{
+	int ms = vip_timeout_ms(timeout), err;
+	uint64_t start = now_ns(), now;
+	uint64_t deadline = ms < 0 ? UINT64_MAX : start + ms * 1000000ull;
+	VIP_RETURN ret;
+
+	for (;;) {
+		ret = done(q, out);
+		if (ret != VIP_NOT_DONE)
+			return ret;
+		now = now_ns();
+		if (now >= deadline)
+			return VIP_TIMEOUT;
+		if (now - start < SPIN_NS_DEFAULT)
+			continue;
+		err = map_cq_arm(q->cq);
+		if (err)
+			return vip_from_errno(err);
+		/* A completion may have landed before the arm took effect. */
+		ret = done(q, out);
+		if (ret != VIP_NOT_DONE)
+			return ret;
+		if (deadline == UINT64_MAX)
+			ms = -1;
+		else
+			ms = (int)((deadline - now + 999999) / 1000000);
+		err = map_cq_block(q->cq, ms);
+		if (err && err != ETIMEDOUT)
+			return vip_from_errno(err);
+	}
+}
+
+static VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,
+			 struct vip_vi **vi)
+{
+	*vi = vip_handle_get(h, VIP_KIND_VI);
+	return *vi && out ? VIP_SUCCESS : VIP_INVALID_PARAMETER;
+}
+
+VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
+{
+	struct vip_vi *vi;
+	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
+
+	return ret == VIP_SUCCESS ? done(&vi->sq, out) : ret;
+}
+
+VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
+{
+	struct vip_vi *vi;
+	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
+
+	return ret == VIP_SUCCESS ? done(&vi->rq, out) : ret;
+}
+
+VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
+		       VIP_DESCRIPTOR **out)
+{
+	struct vip_vi *vi;
+	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
+
+	return ret == VIP_SUCCESS ? wait(&vi->sq, Timeout, out) : ret;
+}
+
+VIP_RETURN VipRecvWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
+		       VIP_DESCRIPTOR **out)
+{
+	struct vip_vi *vi;
+	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
+
+	return ret == VIP_SUCCESS ? wait(&vi->rq, Timeout, out) : ret;
+}

@@ -1,0 +1,199 @@
+/* vi.c - VipCreateVi, VipDestroyVi, VipQueryVi and per-VI user data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool one_level(VIP_RELIABILITY_LEVEL level)
+{
+	level &= ~VIP_SERVICE_DFC; /* Giganet flag: accepted, no effect */
+	return level == VIP_SERVICE_UNRELIABLE ||
+	       level == VIP_SERVICE_RELIABLE_DELIVERY ||
+	       level == VIP_SERVICE_RELIABLE_RECEPTION;
+}
+
+static VIP_RETURN check_attrs(struct vip_nic *nic, VIP_VI_ATTRIBUTES *a,
+			      struct vip_ptag **ptag)
+{
+	VIP_NIC_ATTRIBUTES na;
+
+	VipQueryNic(nic->handle, &na);
+	if (!one_level(a->ReliabilityLevel))
+		return VIP_INVALID_RELIABILITY_LEVEL;
+	if (!(a->ReliabilityLevel & na.ReliabilityLevelSupport))
+		return VIP_INVALID_RELIABILITY_LEVEL;
+	if (a->MaxTransferSize > na.MaxTransferSize)
+		return VIP_INVALID_MTU;
+	if (a->EnableRdmaRead && !(a->ReliabilityLevel & na.RDMAReadSupport))
+		return VIP_INVALID_RDMAREAD;
+	*ptag = vip_ptag_resolve(nic, a->Ptag);
+	return *ptag ? VIP_SUCCESS : VIP_INVALID_PTAG;
+}
+
+static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg)
+{
+	struct map_qp_cfg cfg = {
+		.level = vi->attrs.ReliabilityLevel,
+		.depth = depth,
+		.max_sge = nseg,
+		.rdma_write = vi->attrs.EnableRdmaWrite,
+		.rdma_read = vi->attrs.EnableRdmaRead,
+	};
+	struct map_cq *scq, *rcq;
+	int err;
+
+	err = map_cq_create(vi->nic->dev, depth, &scq);
+	if (err)
+		return err;
+	err = map_cq_create(vi->nic->dev, depth, &rcq);
+	if (err)
+		goto err_scq;
+	err = vip_queue_init(&vi->sq, depth, scq, false);
+	if (err)
+		goto err_rcq;
+	err = vip_queue_init(&vi->rq, depth, rcq, true);
+	if (err)
+		goto err_sq;
+	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
+	if (err)
+		goto err_rq;
+	return 0;
+
+err_rq:
+	vip_queue_fini(&vi->rq);
+err_sq:
+	vip_queue_fini(&vi->sq);
+err_rcq:
+	map_cq_destroy(rcq);
+err_scq:
+	map_cq_destroy(scq);
+	return err;
+}
+
+VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
+		       VIP_CQ_HANDLE SendCQHandle, VIP_CQ_HANDLE RecvCQHandle,
+		       VIP_VI_HANDLE *ViHandle)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+	VIP_NIC_ATTRIBUTES na;
+	struct vip_ptag *ptag;
+	struct vip_vi *vi;
+	VIP_RETURN ret;
+	int err;
+
+	if (!nic || !ViAttribs || !ViHandle)
+		return VIP_INVALID_PARAMETER;
+	/* No CQ can exist yet (VipCreateCQ comes with the data-path work),
+	 * so any CQ handle is not a valid one. */
+	if (SendCQHandle || RecvCQHandle)
+		return VIP_INVALID_PARAMETER;
+	ret = check_attrs(nic, ViAttribs, &ptag);
+	if (ret != VIP_SUCCESS)
+		return ret;
+
+	vi = calloc(1, sizeof(*vi));
+	if (!vi)
+		return VIP_ERROR_RESOURCE;
+	vi->nic = nic;
+	vi->ptag = ptag;
+	vi->attrs = *ViAttribs;
+	VipQueryNic(NicHandle, &na);
+	/* 0 asks for the most the NIC can do. */
+	if (!vi->attrs.MaxTransferSize)
+		vi->attrs.MaxTransferSize = na.MaxTransferSize;
+	vi->max_seg = na.MaxSegmentsPerDesc;
+	atomic_store(&vi->state, VIP_STATE_IDLE);
+
+	err = create_queues(vi, na.MaxDescriptorsPerQueue,
+			    na.MaxSegmentsPerDesc);
+	if (err) {
+		free(vi);
+		return vip_from_errno(err);
+	}
+	vi->handle = vip_handle_new(VIP_KIND_VI, vi);
+	if (!vi->handle) {
+		vi->handle = NULL;
+		vip_vi_destroy(vi);
+		return VIP_ERROR_RESOURCE;
+	}
+	atomic_fetch_add(&ptag->users, 1);
+	*ViHandle = vi->handle;
+	return VIP_SUCCESS;
+}
+
+/* Frees the VI's resources; its handle too if it has one. */
+void vip_vi_destroy(struct vip_vi *vi)
+{
+	if (vi->handle) {
+		vip_handle_free(vi->handle);
+		atomic_fetch_sub(&vi->ptag->users, 1);
+	}
+	map_qp_destroy(vi->qp);
+	map_cq_destroy(vi->sq.cq);
+	map_cq_destroy(vi->rq.cq);
+	vip_queue_fini(&vi->sq);
+	vip_queue_fini(&vi->rq);
+	free(vi);
+}
+
+VIP_RETURN VipDestroyVi(VIP_VI_HANDLE ViHandle)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+
+	if (!vi)
+		return VIP_INVALID_PARAMETER;
+	if (vip_vi_state(vi) != VIP_STATE_IDLE)
+		return VIP_INVALID_STATE;
+	vip_vi_destroy(vi);
+	return VIP_SUCCESS;
+}
+
+VIP_VI_STATE vip_vi_state(struct vip_vi *vi)
+{
+	VIP_VI_STATE s = atomic_load(&vi->state);
+
+	/* The connection manager notices a lost peer; report it here. */
+	if (s == VIP_STATE_CONNECTED && vi->conn && map_conn_lost(vi->conn))
+		return VIP_STATE_ERROR;
+	return s;
+}
+
+static bool queue_empty(struct vip_queue *q)
+{
+	bool empty;
+
+	pthread_spin_lock(&q->lock);
+	empty = q->head == q->tail;
+	pthread_spin_unlock(&q->lock);
+	return empty;
+}
+
+VIP_RETURN VipQueryVi(VIP_VI_HANDLE ViHandle, VIP_VI_STATE *State,
+		      VIP_VI_ATTRIBUTES *Attrs, VIP_BOOLEAN *ViSendQEmpty,
+		      VIP_BOOLEAN *ViRecvQEmpty)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+
+	if (!vi || !State || !Attrs || !ViSendQEmpty || !ViRecvQEmpty)
+		return VIP_INVALID_PARAMETER;
+	*State = vip_vi_state(vi);
+	*Attrs = vi->attrs;
+	*ViSendQEmpty = queue_empty(&vi->sq);
+	*ViRecvQEmpty = queue_empty(&vi->rq);
+	return VIP_SUCCESS;
+}
+
+VIP_PVOID VipGetUserData(VIP_VI_HANDLE ViHandle)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+
+	return vi ? vi->user_data : NULL;
+}
+
+void VipSetUserData(VIP_VI_HANDLE ViHandle, VIP_PVOID Data)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+
+	if (vi)
+		vi->user_data = Data;
+}
