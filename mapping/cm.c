@@ -54,6 +54,7 @@ struct map_conn {
 	enum conn_state state;
 	bool dead; /* being destroyed: the thread must not touch it */
 	bool lost; /* the connection broke or the peer left */
+	bool established; /* it was, even if it broke since */
 	bool peer_valid; /* private data parsed into peer */
 	uint8_t reject_reason; /* ours, when peer_valid on a reject */
 	struct map_conn_info peer;
@@ -235,6 +236,7 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
 		conn->state = CONN_ESTABLISHED;
+		conn->established = true;
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 		/* Ours carry a reason; rdma_cm's own (no listener) do not. */
@@ -269,12 +271,14 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 static struct map_conn *take_expired(struct map_cm *cm)
 {
 	struct map_conn *expired = NULL, **pp, *c;
-	uint64_t limit = now_ms() - HOLD_MS;
+	uint64_t now = now_ms();
 	struct listener *l;
 
 	for (l = cm->listeners; l; l = l->next) {
 		for (pp = &l->pending; (c = *pp);) {
-			if (c->arrived_ms < limit) {
+			/* Not arrived < now - HOLD_MS: early after boot the
+			 * monotonic clock is below HOLD_MS. */
+			if (now - c->arrived_ms > HOLD_MS) {
 				*pp = c->next;
 				c->next = expired;
 				expired = c;
@@ -605,7 +609,9 @@ int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 	if (!err)
 		err = wait_until(cm, conn, accept_settled,
 				 deadline_of(timeout_ms));
-	if (!err && conn->state != CONN_ESTABLISHED)
+	/* Established then lost at once is still accepted: the VI reports
+	 * the loss as VIPL says (Error state, flushed descriptors). */
+	if (!err && !conn->established)
 		err = ECONNABORTED;
 	if (err)
 		conn->qp = NULL;
@@ -703,6 +709,8 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 		conn->qp = NULL;
 	else if (conn->state == CONN_RESPONDED)
 		conn->state = CONN_ESTABLISHED;
+	if (!err)
+		conn->established = true;
 	pthread_mutex_unlock(&cm->lock);
 	return err;
 }

@@ -89,6 +89,7 @@ struct vip_queue {
 	uint32_t done; /* completed up to here */
 	uint32_t tail; /* next to post */
 	struct map_cq *cq;
+	struct vip_vi *vi;
 	bool recv;
 };
 
@@ -141,8 +142,8 @@ const uint8_t *vip_addr_disc(const VIP_NET_ADDRESS *a);
 
 /* vi.c / queue.c */
 VIP_VI_STATE vip_vi_state(struct vip_vi *vi);
-int vip_queue_init(struct vip_queue *q, uint32_t depth, struct map_cq *cq,
-		   bool recv);
+int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
+		   struct map_cq *cq, bool recv);
 void vip_queue_fini(struct vip_queue *q);
 /* Polls the queue's CQ and applies what completed; queue lock held. */
 void vip_queue_progress(struct vip_queue *q);

@@ -16,8 +16,8 @@
 
 #define SPIN_NS_DEFAULT 50000 /* busy-poll this long before sleeping */
 
-int vip_queue_init(struct vip_queue *q, uint32_t depth, struct map_cq *cq,
-		   bool recv)
+int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
+		   struct map_cq *cq, bool recv)
 {
 	uint32_t n = 1;
 
@@ -29,6 +29,7 @@ int vip_queue_init(struct vip_queue *q, uint32_t depth, struct map_cq *cq,
 	q->mask = n - 1;
 	q->head = q->done = q->tail = 0;
 	q->cq = cq;
+	q->vi = vi;
 	q->recv = recv;
 	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
 	return 0;
@@ -41,20 +42,65 @@ void vip_queue_fini(struct vip_queue *q)
 	q->ring = NULL;
 }
 
+static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
+{
+	struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
+	const uint8_t *p = seg->Data.Address;
+
+	return mr && mr->ptag == vi->ptag && p >= mr->start &&
+	       (size_t)(p - mr->start) + seg->Length <= mr->len;
+}
+
+/*
+ * Providers differ in how precisely they name a local failure (rxe reports
+ * a receive too small and a bad memory handle alike, as a local QP
+ * operation error). Our own registry tells which it was: a segment outside
+ * registered memory of the VI's ptag is a protection error; otherwise a
+ * receive that failed locally was too small. Error path only.
+ */
+static uint32_t refine_local_error(struct vip_queue *q,
+				   const VIP_DESCRIPTOR *d, uint32_t status)
+{
+	const uint32_t local = VIP_STATUS_FORMAT_ERROR |
+			       VIP_STATUS_PROTECTION_ERROR |
+			       VIP_STATUS_LENGTH_ERROR;
+	unsigned int i, first = 0;
+
+	if (!(status & local))
+		return status;
+	if (!q->recv &&
+	    (d->CS.Control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
+		first = 1; /* the address segment names remote memory */
+	status &= ~local;
+	for (i = first; i < d->CS.SegCount; i++)
+		if (!segment_ok(q->vi, &d->DS[i].Local))
+			return status | VIP_STATUS_PROTECTION_ERROR;
+	return status | (q->recv ? VIP_STATUS_LENGTH_ERROR
+				 : VIP_STATUS_FORMAT_ERROR);
+}
+
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
  * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
 static void complete_one(struct vip_queue *q, const struct map_completion *c)
 {
+	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	VIP_DESCRIPTOR *d;
 
 	if (q->done == q->tail)
 		return; /* nothing posted: a stray completion */
 	d = q->ring[q->done & q->mask];
+	if (errors)
+		status = refine_local_error(q, d, status);
+	/* On the reliable levels an error breaks the connection (the QP is
+	 * in its error state now); flushes are the consequence, not a cause. */
+	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR &&
+	    atomic_load(&q->vi->state) == VIP_STATE_CONNECTED)
+		atomic_store(&q->vi->state, VIP_STATE_ERROR);
 	if (q->recv)
-		d->CS.Length = c->length;
+		d->CS.Length = errors ? 0 : c->length;
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
-	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, c->status),
+	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, status),
 			 __ATOMIC_RELEASE);
 	q->done++;
 }

@@ -48,10 +48,10 @@ static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg)
 	err = map_cq_create(vi->nic->dev, depth, &rcq);
 	if (err)
 		goto err_scq;
-	err = vip_queue_init(&vi->sq, depth, scq, false);
+	err = vip_queue_init(&vi->sq, vi, depth, scq, false);
 	if (err)
 		goto err_rcq;
-	err = vip_queue_init(&vi->rq, depth, rcq, true);
+	err = vip_queue_init(&vi->rq, vi, depth, rcq, true);
 	if (err)
 		goto err_sq;
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);

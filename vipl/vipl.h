@@ -246,8 +246,10 @@ typedef union _VIP_DESCRIPTOR_SEGMENT {
 /*
  * SegCount segments follow the control segment; programs allocate room for
  * more than two after the struct. For RDMA the first is the address segment.
+ * (The leading VIP_EXTENSION keeps strict C99 quiet about a struct whose
+ * members are all anonymous.)
  */
-typedef struct _VIP_DESCRIPTOR {
+VIP_EXTENSION typedef struct _VIP_DESCRIPTOR {
 	VIP_EXTENSION union {
 		VIP_CONTROL_SEGMENT CS;
 		VIP_CONTROL_SEGMENT Control; /* Giganet */

@@ -1,0 +1,365 @@
+/* test_conn.c - connection management between two processes over rxe. */
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "echo.h"
+
+TestSuite(conn, .timeout = 90);
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Server that rejects the first request addressed to "c-reject". */
+static int reject_server(void *arg)
+{
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+
+	(void)arg;
+	VT_CHECK(nic);
+	local = vt_addr(nic, "c-reject");
+	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
+				&conn) == VIP_SUCCESS);
+	VT_CHECK(VipConnectReject(conn) == VIP_SUCCESS);
+	/* The handle is used up. */
+	VT_CHECK(VipConnectReject(conn) == VIP_INVALID_PARAMETER);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, reject_gives_the_requester_vip_reject)
+{
+	pid_t srv = vt_spawn(reject_server, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi;
+	VIP_VI_STATE st;
+	VIP_VI_ATTRIBUTES qa;
+	VIP_BOOLEAN se, re;
+
+	cr_assert_not_null(nic);
+	cr_expect_eq(vt_connect(nic, "c-reject", &va, &vi), VIP_REJECT);
+	cr_assert_eq(VipQueryVi(vi, &st, &qa, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(conn, wait_with_nobody_calling_times_out)
+{
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+	struct timespec t0;
+	double ms;
+
+	cr_assert_not_null(nic);
+	local = vt_addr(nic, "c-lonely");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(VipConnectWait(nic, local, 300, remote, &ra, &conn),
+		     VIP_TIMEOUT);
+	ms = elapsed_ms(&t0);
+	cr_expect_geq(ms, 290.0);
+	cr_expect_lt(ms, 5000.0);
+	cr_expect_eq(VipConnectWait(nic, local, 0, remote, &ra, &conn),
+		     VIP_TIMEOUT);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
+}
+
+Test(conn, request_with_nobody_listening_times_out_and_leaves_vi_idle)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote;
+	struct timespec t0;
+	VIP_VI_HANDLE vi;
+	double ms;
+
+	cr_assert_not_null(nic);
+	local = vt_addr(nic, "client");
+	remote = vt_addr(nic, "c-nobody-home");
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(VipConnectRequest(vi, local, remote, 500, &ra),
+		     VIP_TIMEOUT);
+	ms = elapsed_ms(&t0);
+	cr_expect_geq(ms, 450.0);
+	cr_expect_lt(ms, 5000.0);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
+}
+
+Test(conn, malformed_addresses_are_invalid_parameter)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *a, *buf = vt_addr_buf();
+	VIP_CONN_HANDLE conn;
+	VIP_VI_HANDLE vi;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	a = vt_addr(nic, "x");
+	a->HostAddressLen = 3;
+	cr_expect_eq(VipConnectRequest(vi, NULL, a, 100, &ra),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectWait(nic, a, 100, buf, &ra, &conn),
+		     VIP_INVALID_PARAMETER);
+	free(a);
+	a = vt_addr(nic, "seventeen-bytes!!");
+	cr_expect_eq(VipConnectRequest(vi, NULL, a, 100, &ra),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectRequest(vi, NULL, NULL, 100, &ra),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectWait(nic, NULL, 100, buf, &ra, &conn),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectAccept(NULL, vi), VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectAccept((VIP_CONN_HANDLE)vi, vi),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectReject(NULL), VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipDisconnect(vi), VIP_INVALID_STATE);
+	cr_expect_eq(VipDisconnect(NULL), VIP_INVALID_PARAMETER);
+	free(a);
+	free(buf);
+	VipDestroyVi(vi);
+	VipCloseNic(nic);
+}
+
+/* Server whose VI is of the other reliable level. */
+static int mismatch_server(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_RECEPTION), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_CONN_HANDLE conn;
+	VIP_VI_HANDLE vi;
+
+	(void)arg;
+	VT_CHECK(nic);
+	local = vt_addr(nic, "c-mismatch");
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
+				&conn) == VIP_SUCCESS);
+	VT_CHECK(ra.ReliabilityLevel == VIP_SERVICE_RELIABLE_DELIVERY);
+	VT_CHECK(VipConnectAccept(conn, vi) == VIP_INVALID_RELIABILITY_LEVEL);
+	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, reliability_mismatch_is_refused_on_both_sides)
+{
+	pid_t srv = vt_spawn(mismatch_server, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi;
+
+	cr_assert_not_null(nic);
+	cr_expect_eq(vt_connect(nic, "c-mismatch", &va, &vi),
+		     VIP_INVALID_RELIABILITY_LEVEL);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+/* Reports what it learnt of the requester, then waits for the disconnect. */
+static int inspect_server(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_NIC_ATTRIBUTES na;
+	VIP_CONN_HANDLE conn;
+	VIP_VI_HANDLE vi, other;
+	VIP_DESCRIPTOR *out;
+	struct vt_mem m;
+
+	(void)arg;
+	VT_CHECK(nic);
+	VT_CHECK(VipQueryNic(nic, &na) == VIP_SUCCESS);
+	vt_mem_init(&m, nic, 4096, NULL);
+	local = vt_addr(nic, "c-inspect");
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &other) == VIP_SUCCESS);
+	vt_fill(vt_desc(&m, 0), &m, vt_data(&m), 4096);
+	VT_CHECK(VipPostRecv(vi, vt_desc_at(&m, 0), m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
+				&conn) == VIP_SUCCESS);
+	VT_CHECK(remote->HostAddressLen == na.NicAddressLen);
+	VT_CHECK(!memcmp(remote->HostAddress, na.LocalNicAddress,
+			 na.NicAddressLen));
+	VT_CHECK(remote->DiscriminatorLen == 6);
+	VT_CHECK(!memcmp(remote->HostAddress + remote->HostAddressLen,
+			 "client", 6));
+	VT_CHECK(ra.ReliabilityLevel == VIP_SERVICE_RELIABLE_DELIVERY);
+	VT_CHECK(ra.MaxTransferSize == 12345);
+	VT_CHECK(ra.EnableRdmaWrite == VIP_TRUE);
+	VT_CHECK(ra.EnableRdmaRead == VIP_FALSE);
+	VT_CHECK(VipConnectAccept(conn, vi) == VIP_SUCCESS);
+	/* A used-up connection handle cannot be accepted twice. */
+	VT_CHECK(VipConnectAccept(conn, other) == VIP_INVALID_PARAMETER);
+	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
+	VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);
+	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	VT_CHECK(VipDestroyVi(other) == VIP_SUCCESS);
+	vt_mem_fini(&m);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, server_learns_requester_address_and_attributes)
+{
+	pid_t srv = vt_spawn(inspect_server, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi;
+
+	cr_assert_not_null(nic);
+	va.MaxTransferSize = 12345;
+	va.EnableRdmaWrite = VIP_TRUE;
+	cr_assert_eq(vt_connect(nic, "c-inspect", &va, &vi), VIP_SUCCESS);
+	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(conn, connected_vi_cannot_be_destroyed_or_connected_again)
+{
+	struct echo_args a = { .disc = "c-busy", .count = 0, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	pid_t srv = vt_spawn(echo_server, &a);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *remote;
+	VIP_VI_HANDLE vi;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(vt_connect(nic, "c-busy", &va, &vi), VIP_SUCCESS);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_CONNECTED);
+	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
+	remote = vt_addr(nic, "c-busy");
+	cr_expect_eq(VipConnectRequest(vi, NULL, remote, 100, &ra),
+		     VIP_INVALID_STATE);
+	free(remote);
+	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(conn, disconnect_flushes_posted_receives)
+{
+	struct echo_args a = { .disc = "c-flush", .count = 0, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	pid_t srv = vt_spawn(echo_server, &a);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_DESCRIPTOR *r[3], *out;
+	struct vt_mem m;
+	VIP_VI_HANDLE vi;
+	int i;
+
+	cr_assert_not_null(nic);
+	vt_mem_init(&m, nic, 3 * 1024, NULL);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	for (i = 0; i < 3; i++) {
+		r[i] = vt_desc(&m, i);
+		vt_fill(r[i], &m, vt_data(&m) + i * 1024, 1024);
+		cr_assert_eq(VipPostRecv(vi, r[i], m.mh), VIP_SUCCESS);
+	}
+	{
+		VIP_NET_ADDRESS *local = vt_addr(nic, "client");
+		VIP_NET_ADDRESS *remote = vt_addr(nic, "c-flush");
+		VIP_VI_ATTRIBUTES ra;
+
+		cr_assert_eq(VipConnectRequest(vi, local, remote,
+					       VT_TIMEOUT_MS, &ra),
+			     VIP_SUCCESS);
+		free(local);
+		free(remote);
+	}
+	cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(VipRecvDone(vi, &out), VIP_SUCCESS);
+		cr_expect_eq(out, r[i]);
+		cr_expect_eq(out->CS.Status, VIP_STATUS_DONE |
+						     VIP_STATUS_OP_RECEIVE |
+						     VIP_STATUS_DESC_FLUSHED_ERROR);
+	}
+	cr_expect_eq(VipRecvDone(vi, &out), VIP_NOT_DONE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	vt_mem_fini(&m);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(conn, a_vi_reconnects_after_disconnect)
+{
+	struct echo_args a1 = { .disc = "c-again1", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	struct echo_args a2 = { .disc = "c-again2", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	pid_t s1 = vt_spawn(echo_server, &a1), s2 = vt_spawn(echo_server, &a2);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	struct echo_args *servers[2] = { &a1, &a2 };
+	VIP_DESCRIPTOR *r, *s, *out;
+	struct vt_mem m;
+	VIP_VI_HANDLE vi;
+	int round;
+
+	cr_assert_not_null(nic);
+	vt_mem_init(&m, nic, 8192, NULL);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	for (round = 0; round < 2; round++) {
+		VIP_NET_ADDRESS *remote = vt_addr(nic, servers[round]->disc);
+
+		r = vt_desc(&m, 0);
+		vt_fill(r, &m, vt_data(&m), 4096);
+		cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS,
+					       &ra),
+			     VIP_SUCCESS);
+		free(remote);
+		memset(vt_data(&m) + 4096, 'A' + round, 64);
+		s = vt_desc(&m, 1);
+		vt_fill(s, &m, vt_data(&m) + 4096, 64);
+		cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipSendWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+		cr_expect_eq(out->CS.Status,
+			     VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+		cr_expect_eq(vt_data(&m)[63], 'A' + round);
+		cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
+	}
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	vt_mem_fini(&m);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(s1, 30), 0);
+	cr_expect_eq(vt_join(s2, 30), 0);
+}

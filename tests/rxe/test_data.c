@@ -1,0 +1,288 @@
+/* test_data.c - send and receive between two processes over rxe. */
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "echo.h"
+
+TestSuite(data, .timeout = 90);
+
+/* The client side of most tests: a connected VI and a registered arena. */
+struct client {
+	VIP_NIC_HANDLE nic;
+	VIP_VI_HANDLE vi;
+	struct vt_mem m;
+	pid_t server;
+};
+
+static void client_start(struct client *c, struct echo_args *a, size_t len)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(a->level);
+
+	c->server = vt_spawn(echo_server, a);
+	cr_assert_gt(c->server, 0);
+	c->nic = vt_open_nic();
+	cr_assert_not_null(c->nic);
+	vt_mem_init(&c->m, c->nic, len, NULL);
+	cr_assert_not_null(c->m.base);
+	if (a->max_transfer)
+		va.MaxTransferSize = a->max_transfer;
+	cr_assert_eq(VipCreateVi(c->nic, &va, NULL, NULL, &c->vi), VIP_SUCCESS);
+}
+
+static void client_connect(struct client *c, const char *disc)
+{
+	VIP_NET_ADDRESS *local = vt_addr(c->nic, "client");
+	VIP_NET_ADDRESS *remote = vt_addr(c->nic, disc);
+	VIP_VI_ATTRIBUTES ra;
+
+	cr_assert_eq(VipConnectRequest(c->vi, local, remote, VT_TIMEOUT_MS,
+				       &ra),
+		     VIP_SUCCESS);
+	free(local);
+	free(remote);
+}
+
+static void client_finish(struct client *c)
+{
+	cr_expect_eq(VipDisconnect(c->vi), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyVi(c->vi), VIP_SUCCESS);
+	vt_mem_fini(&c->m);
+	cr_expect_eq(VipCloseNic(c->nic), VIP_SUCCESS);
+	cr_expect_eq(vt_join(c->server, 30), 0, "server failed");
+}
+
+static void pattern(char *p, size_t n, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)(seed * 131 + i * 7 + (i >> 8));
+}
+
+static VIP_DESCRIPTOR *wait_recv(struct client *c)
+{
+	VIP_DESCRIPTOR *out = NULL;
+
+	cr_assert_eq(VipRecvWait(c->vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	return out;
+}
+
+static void send_and_reap(struct client *c, VIP_DESCRIPTOR *d)
+{
+	VIP_DESCRIPTOR *out = NULL;
+
+	cr_assert_eq(VipPostSend(c->vi, d, c->m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(c->vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(out, d);
+	cr_expect_eq(d->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND);
+}
+
+Test(data, one_segment_round_trip_keeps_every_byte)
+{
+	struct echo_args a = { .disc = "d-one", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s, *out;
+	char *sbuf, *rbuf;
+
+	client_start(&c, &a, 8192);
+	sbuf = vt_data(&c.m);
+	rbuf = sbuf + 4096;
+	r = vt_desc(&c.m, 0);
+	vt_fill(r, &c.m, rbuf, 4096);
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+
+	pattern(sbuf, 1000, 1);
+	s = vt_desc(&c.m, 1);
+	vt_fill(s, &c.m, sbuf, 1000);
+	send_and_reap(&c, s);
+	out = wait_recv(&c);
+	cr_assert_eq(out, r);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	cr_expect_eq(r->CS.Length, 1000);
+	cr_expect_eq(memcmp(rbuf, sbuf, 1000), 0);
+	client_finish(&c);
+}
+
+Test(data, several_segments_gather_and_scatter)
+{
+	struct echo_args a = { .disc = "d-segs", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	static const unsigned slen[3] = { 100, 1, 3000 };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s;
+	char *data, expect[3101], got[3101];
+	unsigned i, off = 0;
+
+	client_start(&c, &a, 65536);
+	data = vt_data(&c.m);
+	/* Receive into two segments far apart: 2000 then 1101 bytes. */
+	r = vt_desc(&c.m, 0);
+	r->CS.SegCount = 2;
+	r->DS[0].Local.Data.Address = data + 40000;
+	r->DS[0].Local.Handle = c.m.mh;
+	r->DS[0].Local.Length = 2000;
+	r->DS[1].Local.Data.Address = data + 50000;
+	r->DS[1].Local.Handle = c.m.mh;
+	r->DS[1].Local.Length = 1101;
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+
+	/* Send from three segments, gathered in order. */
+	s = vt_desc(&c.m, 1);
+	s->CS.SegCount = 3;
+	for (i = 0; i < 3; i++) {
+		char *p = data + i * 10000;
+
+		pattern(p, slen[i], i + 7);
+		memcpy(expect + off, p, slen[i]);
+		off += slen[i];
+		s->DS[i].Local.Data.Address = p;
+		s->DS[i].Local.Handle = c.m.mh;
+		s->DS[i].Local.Length = slen[i];
+	}
+	s->CS.Length = off;
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	cr_expect_eq(r->CS.Length, 3101);
+	memcpy(got, data + 40000, 2000);
+	memcpy(got + 2000, data + 50000, 1101);
+	cr_expect_eq(memcmp(got, expect, 3101), 0);
+	client_finish(&c);
+}
+
+Test(data, zero_byte_message_completes_with_length_zero)
+{
+	struct echo_args a = { .disc = "d-zero", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s;
+
+	client_start(&c, &a, 4096);
+	r = vt_desc(&c.m, 0);
+	vt_fill(r, &c.m, vt_data(&c.m), 4096);
+	r->CS.Length = 12345; /* the provider overwrites it */
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+	s = vt_desc(&c.m, 1); /* SegCount 0, Length 0 */
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	cr_expect_eq(r->CS.Length, 0);
+	client_finish(&c);
+}
+
+Test(data, largest_transfer_arrives_whole_and_one_more_byte_is_refused)
+{
+	enum { MTS = 1 << 20 };
+	struct echo_args a = { .disc = "d-max", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY, .max_transfer = MTS };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s, *big;
+	char *sbuf, *rbuf;
+
+	client_start(&c, &a, 2 * MTS + 4096);
+	sbuf = vt_data(&c.m);
+	rbuf = sbuf + MTS + 4096;
+	r = vt_desc(&c.m, 0);
+	vt_fill(r, &c.m, rbuf, MTS);
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+
+	big = vt_desc(&c.m, 2);
+	vt_fill(big, &c.m, sbuf, MTS + 1);
+	cr_expect_eq(VipPostSend(c.vi, big, c.m.mh), VIP_DESCRIPTOR_ERROR);
+
+	pattern(sbuf, MTS, 3);
+	s = vt_desc(&c.m, 1);
+	vt_fill(s, &c.m, sbuf, MTS);
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(r->CS.Length, MTS);
+	cr_expect_eq(memcmp(rbuf, sbuf, MTS), 0);
+	client_finish(&c);
+}
+
+Test(data, messages_complete_in_posting_order)
+{
+	enum { N = 5 };
+	struct echo_args a = { .disc = "d-order", .count = N, .level = VIP_SERVICE_RELIABLE_DELIVERY, .max_transfer = 0, .recv_len = 4096 };
+	struct client c;
+	VIP_DESCRIPTOR *r[N], *s[N], *out;
+	char *data;
+	int i;
+
+	client_start(&c, &a, 2 * N * 4096);
+	data = vt_data(&c.m);
+	for (i = 0; i < N; i++) {
+		r[i] = vt_desc(&c.m, i);
+		vt_fill(r[i], &c.m, data + (N + i) * 4096, 4096);
+		cr_assert_eq(VipPostRecv(c.vi, r[i], c.m.mh), VIP_SUCCESS);
+	}
+	client_connect(&c, a.disc);
+	for (i = 0; i < N; i++) {
+		memset(data + i * 4096, 'a' + i, 100 + i);
+		s[i] = vt_desc(&c.m, N + i);
+		vt_fill(s[i], &c.m, data + i * 4096, 100 + i);
+		cr_assert_eq(VipPostSend(c.vi, s[i], c.m.mh), VIP_SUCCESS);
+	}
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(VipSendWait(c.vi, VT_TIMEOUT_MS, &out),
+			     VIP_SUCCESS);
+		cr_expect_eq(out, s[i]);
+	}
+	for (i = 0; i < N; i++) {
+		out = wait_recv(&c);
+		cr_expect_eq(out, r[i]);
+		cr_expect_eq(out->CS.Length, 100 + i);
+		cr_expect_eq(data[(N + i) * 4096 + 99 + i], 'a' + i);
+	}
+	client_finish(&c);
+}
+
+Test(data, wait_sleeps_until_the_message_arrives)
+{
+	struct echo_args a = { .disc = "d-sleep", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY, .max_transfer = 0, .recv_len = 0, .delay_ms = 300 };
+	struct client c;
+	struct timespec t0, t1;
+	VIP_DESCRIPTOR *r, *s, *out;
+	double ms;
+
+	client_start(&c, &a, 8192);
+	r = vt_desc(&c.m, 0);
+	vt_fill(r, &c.m, vt_data(&c.m), 4096);
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+	s = vt_desc(&c.m, 1);
+	vt_fill(s, &c.m, vt_data(&c.m) + 4096, 10);
+	send_and_reap(&c, s);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(VipRecvWait(c.vi, VIP_INFINITE, &out), VIP_SUCCESS);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	cr_expect_eq(out, r);
+	cr_expect_eq(r->CS.Length, 10);
+	/* The reply was held back 300 ms: we really waited for it. */
+	cr_expect_geq(ms, 250.0);
+	client_finish(&c);
+}
+
+Test(data, reliable_reception_level_carries_data_too)
+{
+	struct echo_args a = { .disc = "d-rr", .count = 1, .level = VIP_SERVICE_RELIABLE_RECEPTION };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s;
+
+	client_start(&c, &a, 8192);
+	r = vt_desc(&c.m, 0);
+	vt_fill(r, &c.m, vt_data(&c.m), 4096);
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+	pattern(vt_data(&c.m) + 4096, 512, 9);
+	s = vt_desc(&c.m, 1);
+	vt_fill(s, &c.m, vt_data(&c.m) + 4096, 512);
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(memcmp(vt_data(&c.m), vt_data(&c.m) + 4096, 512), 0);
+	client_finish(&c);
+}

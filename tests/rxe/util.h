@@ -1,0 +1,65 @@
+/* util.h - shared helpers of the device tests (tests/rxe). */
+#ifndef VIPL_TEST_UTIL_H
+#define VIPL_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <vipl.h>
+
+#define VT_TIMEOUT_MS 20000
+
+/* A registered arena: descriptors first, then data. */
+struct vt_mem {
+	VIP_NIC_HANDLE nic;
+	char *base;
+	size_t len;
+	VIP_MEM_HANDLE mh;
+};
+
+VIP_NIC_HANDLE vt_open_nic(void);
+void vt_mem_init(struct vt_mem *m, VIP_NIC_HANDLE nic, size_t len,
+		 VIP_MEM_ATTRIBUTES *attrs);
+void vt_mem_fini(struct vt_mem *m);
+/* The i-th 64-byte-aligned descriptor slot (room for 6 segments). */
+VIP_DESCRIPTOR *vt_desc(struct vt_mem *m, int i);
+/* The i-th slot as it is (not cleared). */
+VIP_DESCRIPTOR *vt_desc_at(struct vt_mem *m, int i);
+/* Data area: everything after the 64 descriptor slots. */
+char *vt_data(struct vt_mem *m);
+VIP_VI_ATTRIBUTES vt_vi_attrs(VIP_RELIABILITY_LEVEL level);
+/* An address on this NIC (or host length 0) with the given discriminator;
+ * free() it. */
+VIP_NET_ADDRESS *vt_addr(VIP_NIC_HANDLE nic, const char *disc);
+/* A buffer large enough for any address a peer reports. */
+VIP_NET_ADDRESS *vt_addr_buf(void);
+
+/* One segment over [buf, buf+len) in m. */
+void vt_fill(VIP_DESCRIPTOR *d, struct vt_mem *m, void *buf, unsigned len);
+
+/* Runs fn in a child process (fresh NIC there); returns its pid. The
+ * child's exit status is 0 on success, else the failing line. */
+pid_t vt_spawn(int (*fn)(void *arg), void *arg);
+/* Waits for the child (bounded) and returns its exit status, or -1. */
+int vt_join(pid_t pid, int timeout_s);
+
+/* For children, where Criterion's asserts do not report. */
+#define VT_CHECK(cond)                                                         \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "child check failed at %s:%d: %s\n",   \
+				__FILE__, __LINE__, #cond);                    \
+			return __LINE__ % 250 + 1;                             \
+		}                                                              \
+	} while (0)
+
+/* Server half used by many tests: wait for a request to disc and accept
+ * it on vi. */
+VIP_RETURN vt_accept(VIP_NIC_HANDLE nic, const char *disc, VIP_VI_HANDLE vi);
+/* Client half: connect a fresh VI to disc on this host. */
+VIP_RETURN vt_connect(VIP_NIC_HANDLE nic, const char *disc,
+		      VIP_VI_ATTRIBUTES *va, VIP_VI_HANDLE *vi);
+
+#endif
