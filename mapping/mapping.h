@@ -23,6 +23,19 @@
 
 #include "vipl.h"
 
+/*
+ * The segments after a descriptor's control segment. Programs allocate
+ * more than the two that VIP_DESCRIPTOR declares, so indexing DS[] past 1
+ * would be undefined behaviour an optimiser may exploit (it can assume the
+ * loop stops at 2). Going through an integer keeps the compiler from
+ * bounding the access by the declared array.
+ */
+static inline VIP_DESCRIPTOR_SEGMENT *map_desc_segs(const VIP_DESCRIPTOR *d)
+{
+	return (VIP_DESCRIPTOR_SEGMENT *)((uintptr_t)d +
+					  sizeof(VIP_CONTROL_SEGMENT));
+}
+
 struct map_dev;
 struct map_pd;
 struct map_mr;

@@ -145,7 +145,7 @@ int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 {
 	struct ibv_sge sge[MAX_SGE_ON_STACK];
 	struct ibv_send_wr wr, *bad;
-	const VIP_DESCRIPTOR_SEGMENT *ds = desc->DS;
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
 	unsigned int nseg = desc->CS.SegCount;
 	uint16_t control = desc->CS.Control;
 	int imm = control & VIP_CONTROL_IMMEDIATE;
@@ -188,7 +188,7 @@ int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	struct ibv_sge sge[MAX_SGE_ON_STACK];
 	struct ibv_recv_wr wr, *bad;
 
-	fill_sge(sge, desc->DS, desc->CS.SegCount);
+	fill_sge(sge, map_desc_segs(desc), desc->CS.SegCount);
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
 	wr.sg_list = sge;

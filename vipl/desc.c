@@ -8,6 +8,7 @@ VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
 			       uint32_t max_transfer)
 {
 	unsigned int nseg = d->CS.SegCount, i, first = 0;
+	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	uint16_t control = d->CS.Control;
 	uint64_t total = 0;
 
@@ -24,7 +25,7 @@ VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
 		first = 1;
 	}
 	for (i = first; i < nseg; i++)
-		total += d->DS[i].Local.Length;
+		total += seg[i].Local.Length;
 	if (total != d->CS.Length || total > max_transfer)
 		return VIP_DESCRIPTOR_ERROR;
 	return VIP_SUCCESS;

@@ -61,6 +61,7 @@ static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
 static uint32_t refine_local_error(struct vip_queue *q,
 				   const VIP_DESCRIPTOR *d, uint32_t status)
 {
+	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	const uint32_t local = VIP_STATUS_FORMAT_ERROR |
 			       VIP_STATUS_PROTECTION_ERROR |
 			       VIP_STATUS_LENGTH_ERROR;
@@ -73,7 +74,7 @@ static uint32_t refine_local_error(struct vip_queue *q,
 		first = 1; /* the address segment names remote memory */
 	status &= ~local;
 	for (i = first; i < d->CS.SegCount; i++)
-		if (!segment_ok(q->vi, &d->DS[i].Local))
+		if (!segment_ok(q->vi, &seg[i].Local))
 			return status | VIP_STATUS_PROTECTION_ERROR;
 	return status | (q->recv ? VIP_STATUS_LENGTH_ERROR
 				 : VIP_STATUS_FORMAT_ERROR);

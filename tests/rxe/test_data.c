@@ -138,9 +138,9 @@ Test(data, several_segments_gather_and_scatter)
 		pattern(p, slen[i], i + 7);
 		memcpy(expect + off, p, slen[i]);
 		off += slen[i];
-		s->DS[i].Local.Data.Address = p;
-		s->DS[i].Local.Handle = c.m.mh;
-		s->DS[i].Local.Length = slen[i];
+		vt_seg(s, i)->Data.Address = p;
+		vt_seg(s, i)->Handle = c.m.mh;
+		vt_seg(s, i)->Length = slen[i];
 	}
 	s->CS.Length = off;
 	send_and_reap(&c, s);

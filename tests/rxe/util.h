@@ -3,6 +3,7 @@
 #define VIPL_TEST_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,6 +36,13 @@ VIP_VI_ATTRIBUTES vt_vi_attrs(VIP_RELIABILITY_LEVEL level);
 VIP_NET_ADDRESS *vt_addr(VIP_NIC_HANDLE nic, const char *disc);
 /* A buffer large enough for any address a peer reports. */
 VIP_NET_ADDRESS *vt_addr_buf(void);
+
+/* Segment i of d, past the two VIP_DESCRIPTOR declares (see mapping.h). */
+static inline VIP_DATA_SEGMENT *vt_seg(VIP_DESCRIPTOR *d, int i)
+{
+	return (VIP_DATA_SEGMENT *)((uintptr_t)d + sizeof(VIP_CONTROL_SEGMENT) +
+				    i * sizeof(VIP_DATA_SEGMENT));
+}
 
 /* One segment over [buf, buf+len) in m. */
 void vt_fill(VIP_DESCRIPTOR *d, struct vt_mem *m, void *buf, unsigned len);

@@ -10,12 +10,13 @@ static _Alignas(64) unsigned char storage[256];
 static VIP_DESCRIPTOR *desc(unsigned nseg, const unsigned *lens)
 {
 	VIP_DESCRIPTOR *d = (VIP_DESCRIPTOR *)storage;
+	VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	unsigned i, total = 0;
 
 	memset(storage, 0, sizeof(storage));
 	d->CS.SegCount = nseg;
 	for (i = 0; i < nseg; i++) {
-		d->DS[i].Local.Length = lens[i];
+		seg[i].Local.Length = lens[i];
 		total += lens[i];
 	}
 	d->CS.Length = total;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# scripts/test.sh - the whole test suite, from a fresh clone.
+#
+# Installs what is missing, builds libvipl twice (a normal build and one
+# with AddressSanitizer + UBSan), checks `cmake --install` and programs
+# built against the installed copy, then runs the Criterion suite of both
+# builds over a real rxe device: this host's, or, where the kernel has no
+# RDMA, one qemu guest booted by tests/harness/rxe-run for the whole run.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+scripts/install-deps.sh
+
+step "build (warnings are errors)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+
+step "build with AddressSanitizer and UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIPL_SANITIZE=ON \
+	-DVIPL_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-asan -j "$jobs" --target vipl_tests
+
+step "install check"
+tests/install/check.sh build build/install-check
+
+step "suite over rxe"
+export VIPL_INSTALL_BIN=$top/build/install-check/bin
+tests/harness/rxe-run --timeout 1500 -- tests/run-suite.sh build build-asan
