@@ -40,6 +40,7 @@ struct map_qp {
 	struct map_dev *dev;
 	struct ibv_qp *qp;
 	int access; /* IBV_ACCESS_* the QP was initialised with */
+	uint32_t max_inline;
 };
 
 /* cm.c */

@@ -128,9 +128,13 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		  struct map_cq *recv_cq, const struct map_qp_cfg *cfg,
 		  struct map_qp **out);
 int map_qp_destroy(struct map_qp *qp);
-/* The descriptor has been validated; cookie comes back in its completion. */
+/* Largest send the device copies into the work request itself. */
+uint32_t map_qp_max_inline(const struct map_qp *qp);
+/* The descriptor has been validated; cookie comes back in its completion.
+ * inline_data: the caller checked that every local segment is registered
+ * memory of the VI's ptag (the device does not check inline data). */
 int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie);
+		     void *cookie, bool inline_data);
 int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		     void *cookie);
 /* Move to the error state: every posted descriptor completes flushed. */

@@ -17,6 +17,9 @@
 #define RNR_RETRY 6
 
 #define MAX_SGE_ON_STACK 64
+/* Small sends go inline (copied into the WQE): lower latency, and the
+ * program may reuse its buffer at once either way. */
+#define MAX_INLINE 128
 
 int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		  struct map_cq *recv_cq, const struct map_qp_cfg *cfg,
@@ -48,12 +51,19 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		qp->access |= IBV_ACCESS_REMOTE_WRITE;
 	if (cfg->rdma_read)
 		qp->access |= IBV_ACCESS_REMOTE_READ;
+	init.cap.max_inline_data = MAX_INLINE;
 	qp->qp = ibv_create_qp(pd->pd, &init);
+	if (!qp->qp) {
+		/* A device without inline support refuses the request. */
+		init.cap.max_inline_data = 0;
+		qp->qp = ibv_create_qp(pd->pd, &init);
+	}
 	if (!qp->qp) {
 		err = errno ? errno : ENOMEM;
 		free(qp);
 		return err;
 	}
+	qp->max_inline = init.cap.max_inline_data;
 	err = map_qp_reset(qp);
 	if (err) {
 		ibv_destroy_qp(qp->qp);
@@ -140,8 +150,13 @@ static void fill_sge(struct ibv_sge *sge, const VIP_DESCRIPTOR_SEGMENT *ds,
 	}
 }
 
+uint32_t map_qp_max_inline(const struct map_qp *qp)
+{
+	return qp->max_inline;
+}
+
 int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie)
+		     void *cookie, bool inline_data)
 {
 	struct ibv_sge sge[MAX_SGE_ON_STACK];
 	struct ibv_send_wr wr, *bad;
@@ -156,6 +171,8 @@ int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	wr.send_flags = IBV_SEND_SIGNALED;
 	if (control & VIP_CONTROL_QFENCE)
 		wr.send_flags |= IBV_SEND_FENCE;
+	if (inline_data)
+		wr.send_flags |= IBV_SEND_INLINE;
 	if (imm)
 		wr.imm_data = htonl(desc->CS.ImmediateData);
 

@@ -103,6 +103,7 @@ struct vip_vi {
 	struct map_conn *conn;
 	struct vip_queue sq, rq;
 	uint32_t max_seg; /* segments per descriptor */
+	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
 };
 

@@ -136,9 +136,32 @@ static bool desc_memory_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
 	       p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len;
 }
 
+/* Inline data is copied by the CPU, so the device would not catch a bad
+ * handle: send inline only what our registry vouches for. */
+static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
+{
+	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
+	unsigned int i, first = 0;
+
+	if (d->CS.Length > vi->max_inline)
+		return false;
+	switch (d->CS.Control & VIP_CONTROL_OP_MASK) {
+	case VIP_CONTROL_OP_RDMAREAD:
+		return false;
+	case VIP_CONTROL_OP_RDMAWRITE:
+		first = 1;
+		break;
+	}
+	for (i = first; i < d->CS.SegCount; i++)
+		if (!segment_ok(vi, &seg[i].Local))
+			return false;
+	return true;
+}
+
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		       VIP_DESCRIPTOR *d)
 {
+	bool inline_data = !q->recv && can_inline(vi, d);
 	int err;
 
 	pthread_spin_lock(&q->lock);
@@ -149,7 +172,7 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	d->CS.Status = 0;
 	q->ring[q->tail & q->mask] = d;
 	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
-		      : map_qp_post_send(vi->qp, d, q);
+		      : map_qp_post_send(vi->qp, d, q, inline_data);
 	if (!err)
 		q->tail++;
 	pthread_spin_unlock(&q->lock);

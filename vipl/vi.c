@@ -110,6 +110,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 		free(vi);
 		return vip_from_errno(err);
 	}
+	vi->max_inline = map_qp_max_inline(vi->qp);
 	vi->handle = vip_handle_new(VIP_KIND_VI, vi);
 	if (!vi->handle) {
 		vi->handle = NULL;
