@@ -110,7 +110,10 @@ int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max)
 		c->imm = 0;
 		if (wc[i].status != IBV_WC_SUCCESS)
 			continue;
-		if (wc[i].wc_flags & IBV_WC_WITH_IMM) {
+		/* Only receives carry immediate data in (some providers flag
+		 * the sender's completion too). */
+		if ((wc[i].opcode & IBV_WC_RECV) &&
+		    (wc[i].wc_flags & IBV_WC_WITH_IMM)) {
 			c->status |= VIP_STATUS_IMMEDIATE;
 			c->imm = ntohl(wc[i].imm_data);
 		}

@@ -194,6 +194,17 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
 		return ret;
 	}
+	/* RDMA is the VI's to allow (vipl-api.md section 3, "RDMA"). */
+	switch (d->CS.Control & VIP_CONTROL_OP_MASK) {
+	case VIP_CONTROL_OP_RDMAWRITE:
+		if (!vi->attrs.EnableRdmaWrite)
+			return VIP_INVALID_PARAMETER;
+		break;
+	case VIP_CONTROL_OP_RDMAREAD:
+		if (!vi->attrs.EnableRdmaRead)
+			return VIP_INVALID_RDMAREAD;
+		break;
+	}
 	/* A VI in the error state takes the descriptor and flushes it. */
 	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
 	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
