@@ -91,6 +91,11 @@ int map_cq_destroy(struct map_cq *cq)
 	return 0;
 }
 
+int map_cq_resize(struct map_cq *cq, int entries)
+{
+	return ibv_resize_cq(cq->cq, entries);
+}
+
 int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max)
 {
 	struct ibv_wc wc[POLL_BATCH];

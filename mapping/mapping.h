@@ -103,6 +103,7 @@ struct map_completion {
 
 int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out);
 int map_cq_destroy(struct map_cq *cq);
+int map_cq_resize(struct map_cq *cq, int entries);
 /* Returns how many completions were written to out (0..max), or -errno. */
 int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max);
 /* Ask for an event on the next completion; poll again after arming. */

@@ -195,12 +195,17 @@ static uint64_t now_ns(void)
  * left posted with no completion to come. */
 static void drain(struct vip_queue *q, uint64_t deadline)
 {
-	pthread_spin_lock(&q->lock);
-	while (q->done != q->tail && now_ns() < deadline) {
-		pthread_spin_unlock(&q->lock);
+	bool pending;
+
+	for (;;) {
 		pthread_spin_lock(&q->lock);
+		pending = q->done != q->tail;
+		pthread_spin_unlock(&q->lock);
+		if (!pending || now_ns() >= deadline)
+			break;
 		vip_queue_progress(q);
 	}
+	pthread_spin_lock(&q->lock);
 	while (q->done != q->tail) {
 		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
 

@@ -80,6 +80,24 @@ struct vip_nic {
 	VIP_PVOID error_context;
 };
 
+/* A VIPL completion queue: which VI queue completed what, in order. */
+struct vip_cq_entry {
+	void *vi_handle; /* checked when read: the VI may be gone */
+	bool recv;
+};
+
+struct vip_cq {
+	void *handle;
+	struct vip_nic *nic;
+	struct map_cq *mcq; /* shared by every work queue on this CQ */
+	pthread_mutex_t lock; /* polling mcq, and the entries */
+	struct vip_cq_entry *entries;
+	uint32_t mask, head, tail;
+	uint32_t size; /* EntryCount */
+	unsigned long overruns; /* entries dropped: nobody read the CQ */
+	atomic_int users; /* work queues on it */
+};
+
 /* One work queue: descriptors in posting order, from head to tail. */
 struct vip_queue {
 	pthread_spinlock_t lock;
@@ -88,7 +106,8 @@ struct vip_queue {
 	uint32_t head; /* next to dequeue */
 	uint32_t done; /* completed up to here */
 	uint32_t tail; /* next to post */
-	struct map_cq *cq;
+	struct map_cq *cq; /* where its completions appear */
+	struct vip_cq *vcq; /* the VIPL CQ it is on, or NULL */
 	struct vip_vi *vi;
 	bool recv;
 };
@@ -144,10 +163,23 @@ const uint8_t *vip_addr_disc(const VIP_NET_ADDRESS *a);
 /* vi.c / queue.c */
 VIP_VI_STATE vip_vi_state(struct vip_vi *vi);
 int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
-		   struct map_cq *cq, bool recv);
+		   struct map_cq *cq, struct vip_cq *vcq, bool recv);
 void vip_queue_fini(struct vip_queue *q);
-/* Polls the queue's CQ and applies what completed; queue lock held. */
+/* Polls the queue's CQ and applies what completed (lock not held). */
 void vip_queue_progress(struct vip_queue *q);
+/* Writes one completion into q's oldest incomplete descriptor (q->lock
+ * held). */
+void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
+
+/* cq.c */
+struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
+/* Polls the shared CQ: completions go to their queues and become entries. */
+void vip_cq_progress(struct vip_cq *cq);
+void vip_cq_destroy(struct vip_cq *cq);
+
+/* wait.c: poll attempt() for a while, then sleep on cq's channel. */
+VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
+		    VIP_RETURN (*attempt)(void *arg), void *arg);
 /* Ends a connection on vi and returns it to Idle with every descriptor
  * completed (flushed if need be). */
 void vip_vi_drop_connection(struct vip_vi *vi);

@@ -85,6 +85,14 @@ static void close_vi(void *obj, void *arg)
 	vip_vi_destroy(vi);
 }
 
+static void close_cq(void *obj, void *arg)
+{
+	struct vip_cq *cq = obj;
+
+	if (cq->nic == arg)
+		vip_cq_destroy(cq);
+}
+
 static void close_ptag(void *obj, void *arg)
 {
 	struct vip_ptag *pt = obj;
@@ -105,6 +113,7 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	vip_handle_free(nic->handle);
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);
+	vip_handle_each(VIP_KIND_CQ, close_cq, nic);
 	vip_mr_table_release(nic);
 	vip_handle_each(VIP_KIND_PTAG, close_ptag, nic);
 	map_pd_free(nic->default_ptag.pd);
@@ -140,9 +149,8 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 	a->MaxVI = d->max_qp;
 	a->MaxDescriptorsPerQueue = min_u32(d->max_qp_wr, VIPL_QUEUE_DEPTH);
 	a->MaxSegmentsPerDesc = min_u32(d->max_sge, VIPL_MAX_SEGMENTS);
-	/* VipCreateCQ is not there yet: no CQ can be made. */
-	a->MaxCQ = 0;
-	a->MaxCQEntries = 0;
+	a->MaxCQ = d->max_cq;
+	a->MaxCQEntries = d->max_cqe;
 	a->MaxTransferSize = d->max_msg_sz;
 	a->NativeMTU = d->mtu;
 	a->MaxPtags = d->max_pd ? d->max_pd - 1 : 0; /* one is the default */

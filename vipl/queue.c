@@ -10,14 +10,12 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 
-#define SPIN_NS_DEFAULT 50000 /* busy-poll this long before sleeping */
 
 int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
-		   struct map_cq *cq, bool recv)
+		   struct map_cq *cq, struct vip_cq *vcq, bool recv)
 {
 	uint32_t n = 1;
 
@@ -29,6 +27,7 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	q->mask = n - 1;
 	q->head = q->done = q->tail = 0;
 	q->cq = cq;
+	q->vcq = vcq;
 	q->vi = vi;
 	q->recv = recv;
 	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
@@ -82,7 +81,7 @@ static uint32_t refine_local_error(struct vip_queue *q,
 
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
  * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
-static void complete_one(struct vip_queue *q, const struct map_completion *c)
+void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 {
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	VIP_DESCRIPTOR *d;
@@ -106,17 +105,28 @@ static void complete_one(struct vip_queue *q, const struct map_completion *c)
 	q->done++;
 }
 
-void vip_queue_progress(struct vip_queue *q)
+/* A queue with a CQ of its own: poll it with q->lock held. */
+static void progress_private(struct vip_queue *q)
 {
 	struct map_completion c[16];
 	int i, n;
 
 	do {
 		n = map_cq_poll(q->cq, c, 16);
-		/* Each VI queue has its own CQ, so every cookie is q. */
 		for (i = 0; i < n; i++)
-			complete_one(q, &c[i]);
+			vip_queue_complete(q, &c[i]);
 	} while (n == 16);
+}
+
+void vip_queue_progress(struct vip_queue *q)
+{
+	if (q->vcq) {
+		vip_cq_progress(q->vcq);
+		return;
+	}
+	pthread_spin_lock(&q->lock);
+	progress_private(q);
+	pthread_spin_unlock(&q->lock);
 }
 
 static bool aligned(const VIP_DESCRIPTOR *d)
@@ -229,64 +239,55 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	return post(vi, &vi->rq, d);
 }
 
+static bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
+{
+	if (q->head == q->done)
+		return false;
+	*out = q->ring[q->head & q->mask];
+	q->head++;
+	return true;
+}
+
 static VIP_RETURN done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
-	VIP_RETURN ret = VIP_NOT_DONE;
+	bool got;
 
 	pthread_spin_lock(&q->lock);
-	if (q->head == q->done)
-		vip_queue_progress(q);
-	if (q->head != q->done) {
-		*out = q->ring[q->head & q->mask];
-		q->head++;
-		ret = VIP_SUCCESS;
+	got = pop(q, out);
+	if (!got && !q->vcq) {
+		progress_private(q);
+		got = pop(q, out);
 	}
 	pthread_spin_unlock(&q->lock);
-	return ret;
+	if (got || !q->vcq)
+		return got ? VIP_SUCCESS : VIP_NOT_DONE;
+
+	/* On a shared CQ: poll it (CQ lock before queue lock), look again. */
+	vip_cq_progress(q->vcq);
+	pthread_spin_lock(&q->lock);
+	got = pop(q, out);
+	pthread_spin_unlock(&q->lock);
+	return got ? VIP_SUCCESS : VIP_NOT_DONE;
 }
 
-static uint64_t now_ns(void)
+struct done_args {
+	struct vip_queue *q;
+	VIP_DESCRIPTOR **out;
+};
+
+static VIP_RETURN attempt_done(void *arg)
 {
-	struct timespec ts;
+	struct done_args *a = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+	return done(a->q, a->out);
 }
 
-/* Busy-polls for a short while (latency), then sleeps on the CQ's
- * completion channel (no core burnt while a program waits). */
 static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
 		       VIP_DESCRIPTOR **out)
 {
-	int ms = vip_timeout_ms(timeout), err;
-	uint64_t start = now_ns(), now;
-	uint64_t deadline = ms < 0 ? UINT64_MAX : start + ms * 1000000ull;
-	VIP_RETURN ret;
+	struct done_args a = { q, out };
 
-	for (;;) {
-		ret = done(q, out);
-		if (ret != VIP_NOT_DONE)
-			return ret;
-		now = now_ns();
-		if (now >= deadline)
-			return VIP_TIMEOUT;
-		if (now - start < SPIN_NS_DEFAULT)
-			continue;
-		err = map_cq_arm(q->cq);
-		if (err)
-			return vip_from_errno(err);
-		/* A completion may have landed before the arm took effect. */
-		ret = done(q, out);
-		if (ret != VIP_NOT_DONE)
-			return ret;
-		if (deadline == UINT64_MAX)
-			ms = -1;
-		else
-			ms = (int)((deadline - now + 999999) / 1000000);
-		err = map_cq_block(q->cq, ms);
-		if (err && err != ETIMEDOUT)
-			return vip_from_errno(err);
-	}
+	return vip_wait(q->cq, timeout, attempt_done, &a);
 }
 
 static VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,

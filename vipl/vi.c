@@ -30,7 +30,28 @@ static VIP_RETURN check_attrs(struct vip_nic *nic, VIP_VI_ATTRIBUTES *a,
 	return *ptag ? VIP_SUCCESS : VIP_INVALID_PTAG;
 }
 
-static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg)
+/* A queue's verbs CQ: its VIPL CQ's, or one of its own. */
+static int queue_cq(struct vip_vi *vi, struct vip_cq *vcq, uint32_t depth,
+		    struct map_cq **cq)
+{
+	if (vcq) {
+		*cq = vcq->mcq;
+		return 0;
+	}
+	return map_cq_create(vi->nic->dev, depth, cq);
+}
+
+static void queue_cq_release(struct vip_queue *q)
+{
+	if (q->vcq) {
+		atomic_fetch_sub(&q->vcq->users, 1);
+		return;
+	}
+	map_cq_destroy(q->cq);
+}
+
+static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg,
+			 struct vip_cq *svcq, struct vip_cq *rvcq)
 {
 	struct map_qp_cfg cfg = {
 		.level = vi->attrs.ReliabilityLevel,
@@ -42,21 +63,25 @@ static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg)
 	struct map_cq *scq, *rcq;
 	int err;
 
-	err = map_cq_create(vi->nic->dev, depth, &scq);
+	err = queue_cq(vi, svcq, depth, &scq);
 	if (err)
 		return err;
-	err = map_cq_create(vi->nic->dev, depth, &rcq);
+	err = queue_cq(vi, rvcq, depth, &rcq);
 	if (err)
 		goto err_scq;
-	err = vip_queue_init(&vi->sq, vi, depth, scq, false);
+	err = vip_queue_init(&vi->sq, vi, depth, scq, svcq, false);
 	if (err)
 		goto err_rcq;
-	err = vip_queue_init(&vi->rq, vi, depth, rcq, true);
+	err = vip_queue_init(&vi->rq, vi, depth, rcq, rvcq, true);
 	if (err)
 		goto err_sq;
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
 	if (err)
 		goto err_rq;
+	if (svcq)
+		atomic_fetch_add(&svcq->users, 1);
+	if (rvcq)
+		atomic_fetch_add(&rvcq->users, 1);
 	return 0;
 
 err_rq:
@@ -64,10 +89,20 @@ err_rq:
 err_sq:
 	vip_queue_fini(&vi->sq);
 err_rcq:
-	map_cq_destroy(rcq);
+	if (!rvcq)
+		map_cq_destroy(rcq);
 err_scq:
-	map_cq_destroy(scq);
+	if (!svcq)
+		map_cq_destroy(scq);
 	return err;
+}
+
+/* NULL is no CQ; anything else must be a CQ of this NIC. */
+static bool resolve_cq(struct vip_nic *nic, VIP_CQ_HANDLE h,
+		       struct vip_cq **out)
+{
+	*out = h ? vip_cq_get(h) : NULL;
+	return !h || (*out && (*out)->nic == nic);
 }
 
 VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
@@ -76,16 +111,15 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 {
 	struct vip_nic *nic = vip_nic_get(NicHandle);
 	VIP_NIC_ATTRIBUTES na;
+	struct vip_cq *svcq, *rvcq;
 	struct vip_ptag *ptag;
 	struct vip_vi *vi;
 	VIP_RETURN ret;
 	int err;
 
-	if (!nic || !ViAttribs || !ViHandle)
-		return VIP_INVALID_PARAMETER;
-	/* No CQ can exist yet (VipCreateCQ comes with the data-path work),
-	 * so any CQ handle is not a valid one. */
-	if (SendCQHandle || RecvCQHandle)
+	if (!nic || !ViAttribs || !ViHandle ||
+	    !resolve_cq(nic, SendCQHandle, &svcq) ||
+	    !resolve_cq(nic, RecvCQHandle, &rvcq))
 		return VIP_INVALID_PARAMETER;
 	ret = check_attrs(nic, ViAttribs, &ptag);
 	if (ret != VIP_SUCCESS)
@@ -105,7 +139,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	atomic_store(&vi->state, VIP_STATE_IDLE);
 
 	err = create_queues(vi, na.MaxDescriptorsPerQueue,
-			    na.MaxSegmentsPerDesc);
+			    na.MaxSegmentsPerDesc, svcq, rvcq);
 	if (err) {
 		free(vi);
 		return vip_from_errno(err);
@@ -129,9 +163,15 @@ void vip_vi_destroy(struct vip_vi *vi)
 		vip_handle_free(vi->handle);
 		atomic_fetch_sub(&vi->ptag->users, 1);
 	}
+	/* An idle VI's QP makes no more completions: take those still in a
+	 * shared CQ now, while the queues they name exist. */
+	if (vi->sq.vcq)
+		vip_cq_progress(vi->sq.vcq);
+	if (vi->rq.vcq)
+		vip_cq_progress(vi->rq.vcq);
 	map_qp_destroy(vi->qp);
-	map_cq_destroy(vi->sq.cq);
-	map_cq_destroy(vi->rq.cq);
+	queue_cq_release(&vi->sq);
+	queue_cq_release(&vi->rq);
 	vip_queue_fini(&vi->sq);
 	vip_queue_fini(&vi->rq);
 	free(vi);

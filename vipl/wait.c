@@ -1,0 +1,52 @@
+/*
+ * wait.c - how every VIPL wait waits: poll for a short while (latency),
+ * then arm the CQ and sleep on its completion channel (no core burnt).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "internal.h"
+
+#define SPIN_NS_DEFAULT 50000
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+}
+
+VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
+		    VIP_RETURN (*attempt)(void *arg), void *arg)
+{
+	int ms = vip_timeout_ms(timeout), err;
+	uint64_t start = now_ns(), now;
+	uint64_t deadline = ms < 0 ? UINT64_MAX : start + ms * 1000000ull;
+	VIP_RETURN ret;
+
+	for (;;) {
+		ret = attempt(arg);
+		if (ret != VIP_NOT_DONE)
+			return ret;
+		now = now_ns();
+		if (now >= deadline)
+			return VIP_TIMEOUT;
+		if (now - start < SPIN_NS_DEFAULT)
+			continue;
+		err = map_cq_arm(cq);
+		if (err)
+			return vip_from_errno(err);
+		/* A completion may have landed before the arm took effect. */
+		ret = attempt(arg);
+		if (ret != VIP_NOT_DONE)
+			return ret;
+		ms = deadline == UINT64_MAX
+			     ? -1
+			     : (int)((deadline - now + 999999) / 1000000);
+		err = map_cq_block(cq, ms);
+		if (err && err != ETIMEDOUT)
+			return vip_from_errno(err);
+	}
+}
