@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Helpers to create a "loopback rxe" device, shared by rxe-run (host mode,
+# when rdma_rxe can be loaded on the host) and guest-run.sh (inside the qemu
+# guest). Sourced, not executed. Functions return non-zero with a message on
+# stderr instead of exiting, so each caller decides how to fail.
+#
+# The setup that works with rdma_cm on one host (Linux 6.1, measured):
+# ONE rxe device on one end of a veth pair, an IPv4 address on that end, and
+# client and server processes both using that address. rxe on `lo` breaks
+# rdma_resolve_route, and two rxe devices on the two veth ends (or in two
+# network namespaces) never resolve each other.
+
+# Set VAR to the tail of the sysfs GID rxe derives from an IPv4 address:
+# 10.77.0.1 -> "0a4d:0001" (full GID ::ffff:10.77.0.1 in 8 groups of 4 hex).
+rxe_gid_suffix() { # var addr
+    local -a b
+    IFS=. read -r -a b <<<"$2"
+    printf -v "$1" '%02x%02x:%02x%02x' "${b[0]}" "${b[1]}" "${b[2]}" "${b[3]}"
+}
+
+# Read the first line of a sysfs FILE into variable VAR ("" on error).
+# `read` is a builtin: no fork, which matters when polling under TCG.
+rxe_read() { # var file
+    IFS= read -r "$1" 2>/dev/null <"$2" || printf -v "$1" ''
+}
+
+# Succeed if DEV's port 1 is ACTIVE and its GID table holds ADDR's IPv4 GID:
+# only then can rdma_cm resolve ADDR to DEV.
+rxe_ready() {
+    local dev=$1 addr=$2 port state want gid i
+    port=/sys/class/infiniband/$dev/ports/1
+    rxe_read state "$port/state"
+    [[ $state == *ACTIVE* ]] || return 1
+    rxe_gid_suffix want "$addr"
+    # The IPv4 GIDs come right after the IPv6 link-local ones; reading all
+    # 1024 entries would be slow under TCG.
+    for ((i = 0; i < 16; i++)); do
+        rxe_read gid "$port/gids/$i"
+        [[ $gid == *":ffff:$want" ]] && return 0
+    done
+    return 1
+}
+
+# Wait up to SECONDS (wall clock) for rxe_ready DEV ADDR.
+rxe_wait_ready() {
+    local dev=$1 addr=$2 seconds=$3 deadline state
+    deadline=$((SECONDS + seconds))
+    until rxe_ready "$dev" "$addr"; do
+        if ((SECONDS >= deadline)); then
+            rxe_read state "/sys/class/infiniband/$dev/ports/1/state"
+            echo "$dev did not become ready within $seconds s (port state:" \
+                "'${state:-none}'; ready needs ACTIVE and a GID for $addr)" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# Create veth pair VETH<->PEER, put ADDR/PREFIX on VETH, and an rxe device
+# DEV on it. Needs the veth, rdma_rxe, ib_uverbs and rdma_ucm modules loaded
+# and CAP_NET_ADMIN. On failure, whatever was created is left for the
+# caller's cleanup (rxe_teardown).
+rxe_setup_veth() {
+    local veth=$1 peer=$2 dev=$3 addr=$4 prefix=$5
+    ip link add "$veth" type veth peer name "$peer" ||
+        { echo "cannot create veth pair $veth/$peer" >&2; return 1; }
+    ip addr add "$addr/$prefix" dev "$veth" ||
+        { echo "cannot add $addr/$prefix to $veth" >&2; return 1; }
+    # Both ends must be up: a veth without carrier keeps the rxe port DOWN.
+    { ip link set "$peer" up && ip link set "$veth" up; } ||
+        { echo "cannot bring $veth/$peer up" >&2; return 1; }
+    rdma link add "$dev" type rxe netdev "$veth" ||
+        { echo "rdma link add $dev type rxe netdev $veth failed" >&2; return 1; }
+}
+
+# Remove what rxe_setup_veth created (deleting one veth end removes both).
+rxe_teardown() {
+    local veth=$1 dev=$2
+    rdma link delete "$dev" 2>/dev/null || true
+    ip link delete "$veth" 2>/dev/null || true
+}
