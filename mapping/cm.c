@@ -60,6 +60,8 @@ struct map_conn {
 	struct map_conn_info peer;
 	struct map_qp *qp;
 	uint64_t arrived_ms;
+	void (*on_lost)(void *arg);
+	void *on_lost_arg;
 };
 
 struct listener {
@@ -298,6 +300,8 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 	struct rdma_cm_id *id = ev->id, *listen_id = ev->listen_id;
 	int status = ev->status;
 	struct map_conn *refuse = NULL;
+	void (*lost_fn)(void *) = NULL;
+	void *lost_arg = NULL;
 
 	if (plen > sizeof(pdata))
 		plen = sizeof(pdata);
@@ -313,11 +317,21 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 	rdma_ack_cm_event(ev);
 	if (type == RDMA_CM_EVENT_CONNECT_REQUEST)
 		refuse = on_request(cm, id, listen_id, pdata, plen);
-	else if (conn && !conn->dead)
+	else if (conn && !conn->dead) {
+		bool was_lost = conn->lost;
+
 		on_conn_event(conn, type, status, pdata, plen);
+		if (conn->lost && !was_lost && conn->on_lost) {
+			lost_fn = conn->on_lost;
+			lost_arg = conn->on_lost_arg;
+		}
+	}
 	pthread_cond_broadcast(&cm->cond);
 	pthread_mutex_unlock(&cm->lock);
 
+	/* Outside the lock: the handler may well disconnect. */
+	if (lost_fn)
+		lost_fn(lost_arg);
 	if (refuse)
 		reject_conn(refuse, MAP_REJECT_NO_MATCH);
 }
@@ -766,6 +780,21 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 	*peer_info = conn->peer;
 	*out = conn;
 	return 0;
+}
+
+void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),
+		      void *arg)
+{
+	bool already;
+
+	pthread_mutex_lock(&conn->cm->lock);
+	conn->on_lost = fn;
+	conn->on_lost_arg = arg;
+	already = conn->lost;
+	pthread_mutex_unlock(&conn->cm->lock);
+	/* Lost before anyone listened (peer left right after connecting). */
+	if (already)
+		fn(arg);
 }
 
 bool map_conn_lost(struct map_conn *conn)

@@ -193,6 +193,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     struct map_conn_info *peer_info,
 		     enum map_reject_reason *why);
 
+/* Calls fn(arg) on the connection manager's thread when the peer leaves
+ * or the connection breaks (never for a local map_conn_close). */
+void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),
+		      void *arg);
 /* True once the peer disconnected or the connection broke. */
 bool map_conn_lost(struct map_conn *conn);
 /* Disconnects (if still connected) and frees conn. */

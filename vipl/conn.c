@@ -31,6 +31,26 @@ static void attrs_from_info(VIP_VI_ATTRIBUTES *a,
 	a->EnableRdmaRead = info->rdma_read;
 }
 
+/* On the connection manager's thread: the peer left or the link broke. */
+static void connection_lost(void *vi_handle)
+{
+	struct vip_vi *vi = vip_handle_get(vi_handle, VIP_KIND_VI);
+	int connected = VIP_STATE_CONNECTED;
+
+	if (!vi)
+		return;
+	atomic_compare_exchange_strong(&vi->state, &connected, VIP_STATE_ERROR);
+	vip_report_error(vi->nic, vi, NULL, VIP_RESOURCE_VI,
+			 VIP_ERROR_CONN_LOST);
+}
+
+static void connected(struct vip_vi *vi, struct map_conn *mc)
+{
+	vi->conn = mc;
+	map_conn_on_lost(mc, connection_lost, vi->handle);
+	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+}
+
 VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 			  VIP_ULONG Timeout, VIP_NET_ADDRESS *RemoteAddr,
 			  VIP_VI_ATTRIBUTES *RemoteViAttribs,
@@ -108,9 +128,8 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 		return vip_from_errno(err);
 	}
-	vi->conn = c->mc;
+	connected(vi, c->mc);
 	conn_free(c);
-	atomic_store(&vi->state, VIP_STATE_CONNECTED);
 	return VIP_SUCCESS;
 }
 
@@ -177,9 +196,8 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 		return err == ECONNREFUSED ? reject_code(why)
 					   : vip_from_errno(err);
 	}
-	vi->conn = mc;
 	attrs_from_info(RemoteViAttribs, &peer);
-	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	connected(vi, mc);
 	return VIP_SUCCESS;
 }
 

@@ -95,6 +95,7 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 		return vip_from_errno(err);
 	}
 	pthread_mutex_init(&cq->lock, NULL);
+	vip_notify_init(&cq->notify);
 	cq->handle = vip_handle_new(VIP_KIND_CQ, cq);
 	if (!cq->handle) {
 		map_cq_destroy(cq->mcq);
@@ -110,6 +111,8 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 /* Frees a CQ no work queue uses (also from VipCloseNic). */
 void vip_cq_destroy(struct vip_cq *cq)
 {
+	vip_notify_cancel(&cq->notify);
+	pthread_mutex_destroy(&cq->notify.lock);
 	vip_handle_free(cq->handle);
 	map_cq_destroy(cq->mcq);
 	pthread_mutex_destroy(&cq->lock);
@@ -166,7 +169,7 @@ VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 }
 
 /* The next entry whose VI still exists. */
-static VIP_RETURN cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
+VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 {
 	VIP_RETURN ret = VIP_NOT_DONE;
 
@@ -196,7 +199,7 @@ VIP_RETURN VipCQDone(VIP_CQ_HANDLE CQHandle, VIP_VI_HANDLE *ViHandle,
 
 	if (!cq || !ViHandle || !RecvQueue)
 		return VIP_INVALID_PARAMETER;
-	return cq_done(cq, ViHandle, RecvQueue);
+	return vip_cq_done(cq, ViHandle, RecvQueue);
 }
 
 struct cq_wait_args {
@@ -209,7 +212,7 @@ static VIP_RETURN attempt_cq_done(void *arg)
 {
 	struct cq_wait_args *a = arg;
 
-	return cq_done(a->cq, a->vi, a->recv);
+	return vip_cq_done(a->cq, a->vi, a->recv);
 }
 
 VIP_RETURN VipCQWait(VIP_CQ_HANDLE CQHandle, VIP_ULONG Timeout,

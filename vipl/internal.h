@@ -80,6 +80,20 @@ struct vip_nic {
 	VIP_PVOID error_context;
 };
 
+/* A one-shot callback armed by VipSendNotify/VipRecvNotify/VipCQNotify,
+ * run on a thread of ours once the next completion arrives. */
+struct vip_notify {
+	pthread_mutex_t lock;
+	pthread_t thread;
+	bool started; /* thread created, not yet joined or detached */
+	unsigned int gen; /* which arming the current thread serves */
+	atomic_bool finished; /* the thread has returned */
+	atomic_bool cancel;
+	VIP_PVOID context;
+	VIP_VI_CALLBACK vi_handler;
+	VIP_CQ_CALLBACK cq_handler;
+};
+
 /* A VIPL completion queue: which VI queue completed what, in order. */
 struct vip_cq_entry {
 	void *vi_handle; /* checked when read: the VI may be gone */
@@ -96,6 +110,7 @@ struct vip_cq {
 	uint32_t size; /* EntryCount */
 	unsigned long overruns; /* entries dropped: nobody read the CQ */
 	atomic_int users; /* work queues on it */
+	struct vip_notify notify;
 };
 
 /* One work queue: descriptors in posting order, from head to tail. */
@@ -110,6 +125,7 @@ struct vip_queue {
 	struct vip_cq *vcq; /* the VIPL CQ it is on, or NULL */
 	struct vip_vi *vi;
 	bool recv;
+	struct vip_notify notify;
 };
 
 struct vip_vi {
@@ -136,6 +152,10 @@ struct vip_conn {
 /* ------------------------------------------------------------ helpers */
 
 VIP_RETURN vip_from_errno(int err);
+/* Hands an asynchronous error to the NIC's error callback. */
+void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
+		      VIP_DESCRIPTOR *desc, VIP_RESOURCE_CODE resource,
+		      VIP_ERROR_CODE code);
 /* Milliseconds for the mapping layer: -1 for VIP_INFINITE. */
 int vip_timeout_ms(VIP_ULONG timeout);
 
@@ -171,7 +191,16 @@ void vip_queue_progress(struct vip_queue *q);
  * held). */
 void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 
+/* Dequeues the oldest completed descriptor, polling if need be. */
+VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out);
+
+/* notify.c */
+void vip_notify_init(struct vip_notify *n);
+/* Stops a pending callback (before its queue or CQ goes away). */
+void vip_notify_cancel(struct vip_notify *n);
+
 /* cq.c */
+VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv);
 struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 /* Polls the shared CQ: completions go to their queues and become entries. */
 void vip_cq_progress(struct vip_cq *cq);

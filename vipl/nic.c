@@ -162,13 +162,52 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 	return VIP_SUCCESS;
 }
 
+static const char *const error_names[] = {
+	[VIP_ERROR_POST_DESC] = "VIP_ERROR_POST_DESC",
+	[VIP_ERROR_CONN_LOST] = "VIP_ERROR_CONN_LOST",
+	[VIP_ERROR_RECVQ_EMPTY] = "VIP_ERROR_RECVQ_EMPTY",
+	[VIP_ERROR_VI_OVERRUN] = "VIP_ERROR_VI_OVERRUN",
+	[VIP_ERROR_RDMAW_PROT] = "VIP_ERROR_RDMAW_PROT",
+	[VIP_ERROR_RDMAW_DATA] = "VIP_ERROR_RDMAW_DATA",
+	[VIP_ERROR_RDMAW_ABORT] = "VIP_ERROR_RDMAW_ABORT",
+	[VIP_ERROR_RDMAR_PROT] = "VIP_ERROR_RDMAR_PROT",
+	[VIP_ERROR_COMP_PROT] = "VIP_ERROR_COMP_PROT",
+	[VIP_ERROR_RDMA_TRANSPORT] = "VIP_ERROR_RDMA_TRANSPORT",
+	[VIP_ERROR_CATASTROPHIC] = "VIP_ERROR_CATASTROPHIC",
+};
+
+/* VIPL's default: say it on stderr (vipl-api.md section 2). */
 static void default_error_handler(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
 {
+	unsigned int code = e->ErrorCode;
+
 	(void)ctx;
-	fprintf(stderr,
-		"libvipl: error %d on resource %d (VI %p, descriptor %p)\n",
-		(int)e->ErrorCode, (int)e->ResourceCode, e->ViHandle,
-		(void *)e->DescriptorPtr);
+	fprintf(stderr, "libvipl: %s on VI %p (descriptor %p)\n",
+		code <= VIP_ERROR_CATASTROPHIC ? error_names[code] : "error",
+		e->ViHandle, (void *)e->DescriptorPtr);
+}
+
+void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
+		      VIP_DESCRIPTOR *desc, VIP_RESOURCE_CODE resource,
+		      VIP_ERROR_CODE code)
+{
+	VIP_ERROR_DESCRIPTOR e = {
+		.NicHandle = nic->handle,
+		.ViHandle = vi ? vi->handle : NULL,
+		.DescriptorPtr = desc,
+		.OpCode = desc ? desc->CS.Control & VIP_CONTROL_OP_MASK : 0,
+		.ResourceCode = resource,
+		.ErrorCode = code,
+	};
+	VIP_ERROR_HANDLER handler;
+	VIP_PVOID context;
+
+	pthread_mutex_lock(&nic->lock);
+	handler = nic->error_handler ? nic->error_handler
+				     : default_error_handler;
+	context = nic->error_context;
+	pthread_mutex_unlock(&nic->lock);
+	handler(context, &e);
 }
 
 VIP_RETURN VipErrorCallback(VIP_NIC_HANDLE NicHandle, VIP_PVOID Context,

@@ -31,11 +31,14 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	q->vi = vi;
 	q->recv = recv;
 	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
+	vip_notify_init(&q->notify);
 	return 0;
 }
 
 void vip_queue_fini(struct vip_queue *q)
 {
+	vip_notify_cancel(&q->notify);
+	pthread_mutex_destroy(&q->notify.lock);
 	pthread_spin_destroy(&q->lock);
 	free(q->ring);
 	q->ring = NULL;
@@ -248,7 +251,7 @@ static bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 	return true;
 }
 
-static VIP_RETURN done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
 	bool got;
 
@@ -279,7 +282,7 @@ static VIP_RETURN attempt_done(void *arg)
 {
 	struct done_args *a = arg;
 
-	return done(a->q, a->out);
+	return vip_queue_done(a->q, a->out);
 }
 
 static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
@@ -302,7 +305,7 @@ VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? done(&vi->sq, out) : ret;
+	return ret == VIP_SUCCESS ? vip_queue_done(&vi->sq, out) : ret;
 }
 
 VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
@@ -310,7 +313,7 @@ VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? done(&vi->rq, out) : ret;
+	return ret == VIP_SUCCESS ? vip_queue_done(&vi->rq, out) : ret;
 }
 
 VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,

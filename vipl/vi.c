@@ -159,6 +159,9 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 /* Frees the VI's resources; its handle too if it has one. */
 void vip_vi_destroy(struct vip_vi *vi)
 {
+	/* Pending notify threads use the queues: stop them first. */
+	vip_notify_cancel(&vi->sq.notify);
+	vip_notify_cancel(&vi->rq.notify);
 	if (vi->handle) {
 		vip_handle_free(vi->handle);
 		atomic_fetch_sub(&vi->ptag->users, 1);

@@ -9,6 +9,13 @@
 #include "internal.h"
 
 #define SPIN_NS_DEFAULT 50000
+/*
+ * Several threads may sleep on one CQ (a program thread, a notify thread):
+ * one event wakes one of them, and the CQ is re-armed only by a thread that
+ * keeps waiting. Sleeping in bounded slices bounds what a missed wake-up
+ * can cost.
+ */
+#define SLICE_MS 20
 
 static uint64_t now_ns(void)
 {
@@ -42,9 +49,9 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		ret = attempt(arg);
 		if (ret != VIP_NOT_DONE)
 			return ret;
-		ms = deadline == UINT64_MAX
-			     ? -1
-			     : (int)((deadline - now + 999999) / 1000000);
+		ms = SLICE_MS;
+		if (deadline != UINT64_MAX && deadline - now < SLICE_MS * 1000000ull)
+			ms = (int)((deadline - now + 999999) / 1000000);
 		err = map_cq_block(cq, ms);
 		if (err && err != ETIMEDOUT)
 			return vip_from_errno(err);
