@@ -78,6 +78,13 @@ struct vip_nic {
 	struct vip_mr_table mrs;
 	VIP_ERROR_HANDLER error_handler;
 	VIP_PVOID error_context;
+	/* Progress mode (VIPL_PROGRESS): a thread that writes descriptor
+	 * statuses as completions arrive, for programs that spin on them. */
+	bool progress;
+	atomic_bool progress_stop;
+	pthread_t progress_thread;
+	pthread_mutex_t vis_lock; /* the list below; held during a sweep */
+	struct vip_vi *vis;
 };
 
 /* A one-shot callback armed by VipSendNotify/VipRecvNotify/VipCQNotify,
@@ -140,6 +147,7 @@ struct vip_vi {
 	uint32_t max_seg; /* segments per descriptor */
 	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
+	struct vip_vi *next, **pprev; /* in nic->vis */
 };
 
 struct vip_conn {
@@ -193,6 +201,12 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 
 /* Dequeues the oldest completed descriptor, polling if need be. */
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out);
+
+/* progress.c */
+void vip_progress_start(struct vip_nic *nic);
+void vip_progress_stop(struct vip_nic *nic);
+void vip_progress_add(struct vip_vi *vi);
+void vip_progress_remove(struct vip_vi *vi);
 
 /* notify.c */
 void vip_notify_init(struct vip_notify *n);

@@ -43,9 +43,11 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 	if (err)
 		goto err_pd;
 	pthread_mutex_init(&nic->lock, NULL);
+	vip_progress_start(nic);
 	nic->handle = vip_handle_new(VIP_KIND_NIC, nic);
 	if (!nic->handle) {
 		err = ENOMEM;
+		vip_progress_stop(nic);
 		goto err_table;
 	}
 	*NicHandle = nic->handle;
@@ -114,6 +116,7 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);
 	vip_handle_each(VIP_KIND_CQ, close_cq, nic);
+	vip_progress_stop(nic);
 	vip_mr_table_release(nic);
 	vip_handle_each(VIP_KIND_PTAG, close_ptag, nic);
 	map_pd_free(nic->default_ptag.pd);

@@ -178,6 +178,11 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	int err;
 
 	pthread_spin_lock(&q->lock);
+	/* Progress mode serves programs that spin on Status and may never
+	 * dequeue: make room by dropping what they already saw complete. */
+	if (q->tail - q->head > q->mask && vi->nic->progress &&
+	    q->head != q->done)
+		q->head++;
 	if (q->tail - q->head > q->mask) {
 		pthread_spin_unlock(&q->lock);
 		return VIP_ERROR_RESOURCE;

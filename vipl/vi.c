@@ -152,6 +152,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 		return VIP_ERROR_RESOURCE;
 	}
 	atomic_fetch_add(&ptag->users, 1);
+	vip_progress_add(vi);
 	*ViHandle = vi->handle;
 	return VIP_SUCCESS;
 }
@@ -159,6 +160,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 /* Frees the VI's resources; its handle too if it has one. */
 void vip_vi_destroy(struct vip_vi *vi)
 {
+	vip_progress_remove(vi);
 	/* Pending notify threads use the queues: stop them first. */
 	vip_notify_cancel(&vi->sq.notify);
 	vip_notify_cancel(&vi->rq.notify);
