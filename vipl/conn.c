@@ -217,13 +217,15 @@ static void drain(struct vip_queue *q, uint64_t deadline)
 
 	for (;;) {
 		pthread_spin_lock(&q->lock);
-		pending = q->done != q->tail;
+		pending = q->done != q->submitted;
 		pthread_spin_unlock(&q->lock);
 		if (!pending || now_ns() >= deadline)
 			break;
 		vip_queue_progress(q);
 	}
 	pthread_spin_lock(&q->lock);
+	/* Held (fenced) ones and any the flush missed. */
+	q->submitted = q->tail;
 	while (q->done != q->tail) {
 		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
 

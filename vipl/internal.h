@@ -127,6 +127,7 @@ struct vip_queue {
 	uint32_t mask;
 	uint32_t head; /* next to dequeue */
 	uint32_t done; /* completed up to here */
+	uint32_t submitted; /* handed to the device up to here */
 	uint32_t tail; /* next to post */
 	struct map_cq *cq; /* where its completions appear */
 	struct vip_cq *vcq; /* the VIPL CQ it is on, or NULL */

@@ -25,7 +25,7 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	if (!q->ring)
 		return ENOMEM;
 	q->mask = n - 1;
-	q->head = q->done = q->tail = 0;
+	q->head = q->done = q->submitted = q->tail = 0;
 	q->cq = cq;
 	q->vcq = vcq;
 	q->vi = vi;
@@ -43,6 +43,8 @@ void vip_queue_fini(struct vip_queue *q)
 	free(q->ring);
 	q->ring = NULL;
 }
+
+static void submit_held(struct vip_queue *q);
 
 static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
 {
@@ -89,8 +91,8 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	VIP_DESCRIPTOR *d;
 
-	if (q->done == q->tail)
-		return; /* nothing posted: a stray completion */
+	if (q->done == q->submitted)
+		return; /* nothing on the device: a stray completion */
 	d = q->ring[q->done & q->mask];
 	if (errors)
 		status = refine_local_error(q, d, status);
@@ -106,6 +108,8 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, status),
 			 __ATOMIC_RELEASE);
 	q->done++;
+	if (q->submitted != q->tail && q->done == q->submitted)
+		submit_held(q);
 }
 
 /* A queue with a CQ of its own: poll it with q->lock held. */
@@ -171,11 +175,38 @@ static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
 	return true;
 }
 
+/* VIP_CONTROL_QFENCE: the descriptor waits until every earlier one on its
+ * queue has completed (verbs' own fence only waits for RDMA reads). */
+static bool fenced(const struct vip_queue *q, const VIP_DESCRIPTOR *d)
+{
+	return (d->CS.Control & VIP_CONTROL_QFENCE) && q->done != q->submitted;
+}
+
+/* Hands held descriptors to the device once their fence has cleared;
+ * q->lock held. One that the device refuses completes in error. */
+static void submit_held(struct vip_queue *q)
+{
+	while (q->submitted != q->tail) {
+		VIP_DESCRIPTOR *d = q->ring[q->submitted & q->mask];
+
+		if (fenced(q, d))
+			return;
+		q->submitted++;
+		if (map_qp_post_send(q->vi->qp, d, q, can_inline(q->vi, d))) {
+			struct map_completion c = {
+				.status = VIP_STATUS_TRANSPORT_ERROR,
+			};
+
+			vip_queue_complete(q, &c);
+		}
+	}
+}
+
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		       VIP_DESCRIPTOR *d)
 {
 	bool inline_data = !q->recv && can_inline(vi, d);
-	int err;
+	int err = 0;
 
 	pthread_spin_lock(&q->lock);
 	/* Progress mode serves programs that spin on Status and may never
@@ -189,10 +220,18 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	}
 	d->CS.Status = 0;
 	q->ring[q->tail & q->mask] = d;
+	/* Behind a held descriptor, or fenced itself: hold it too. */
+	if (q->submitted != q->tail || (!q->recv && fenced(q, d))) {
+		q->tail++;
+		pthread_spin_unlock(&q->lock);
+		return VIP_SUCCESS;
+	}
 	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
 		      : map_qp_post_send(vi->qp, d, q, inline_data);
-	if (!err)
+	if (!err) {
 		q->tail++;
+		q->submitted++;
+	}
 	pthread_spin_unlock(&q->lock);
 	return err ? vip_from_errno(err) : VIP_SUCCESS;
 }

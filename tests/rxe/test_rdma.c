@@ -24,6 +24,7 @@ struct target_args {
 	int expect_bytes; /* then check the region holds pattern 5 */
 	int expect_send_imm; /* the last word is a send with immediate 77 */
 	int expect_broken; /* the connection breaks instead */
+	int expect_tail; /* the last word is the region's last 512 bytes */
 };
 
 static void pattern(char *p, size_t n, unsigned seed)
@@ -79,7 +80,11 @@ static int rdma_target(void *arg)
 	/* The initiator's last word. */
 	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 	VT_CHECK(out == r);
-	if (a->expect_broken) {
+	if (a->expect_tail) {
+		pattern(expect, REGION, 9);
+		VT_CHECK(r->CS.Length == 512);
+		VT_CHECK(!memcmp(vt_data(&ctl), expect + REGION - 512, 512));
+	} else if (a->expect_broken) {
 		/* A remote access error breaks a reliable connection. */
 		VT_CHECK(r->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
 	} else if (a->expect_imm) {
@@ -309,5 +314,31 @@ Test(rdma, send_with_immediate_data_reports_it)
 	post_and_reap(&in, s);
 	cr_expect_eq(s->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND,
 		     "status 0x%x", s->CS.Status);
+	initiator_finish(&in);
+}
+
+Test(rdma, fenced_send_waits_for_the_read_before_it)
+{
+	struct target_args a = { .disc = "r-fence", .mem_read = VIP_TRUE,
+				 .vi_read = VIP_TRUE, .expect_tail = 1 };
+	struct initiator in;
+	char *dst;
+	VIP_DESCRIPTOR *rd, *s, *out;
+
+	initiator_start(&in, &a, VIP_FALSE, VIP_TRUE);
+	dst = vt_data(&in.m) + REGION;
+	memset(dst, 0, REGION);
+	rd = rdma_desc(&in, 1, VIP_CONTROL_OP_RDMAREAD, 0, dst, REGION);
+	cr_assert_eq(VipPostSend(in.vi, rd, in.m.mh), VIP_SUCCESS);
+	/* Sends what the read brings: only right if it waits for it. */
+	s = vt_desc(&in.m, 2);
+	vt_fill(s, &in.m, dst + REGION - 512, 512);
+	s->CS.Control = VIP_CONTROL_QFENCE;
+	cr_assert_eq(VipPostSend(in.vi, s, in.m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(in.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_expect_eq(out, rd);
+	cr_assert_eq(VipSendWait(in.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_expect_eq(out, s);
+	cr_expect_eq(s->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND);
 	initiator_finish(&in);
 }
