@@ -28,6 +28,7 @@ struct map_pd {
 
 struct map_mr {
 	struct ibv_mr *mr;
+	int access; /* MAP_ACCESS_* */
 };
 
 struct map_cq {

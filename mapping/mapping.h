@@ -83,6 +83,9 @@ int map_pd_free(struct map_pd *pd); /* EBUSY while anything uses it */
 int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
 	       struct map_mr **out, uint32_t *key);
 int map_mr_dereg(struct map_mr *mr);
+/* New ptag and access for a region, keeping its key (ENOTSUP when the
+ * device cannot, EAGAIN if it would change the key: nothing changed then). */
+int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access);
 
 /* ------------------------------------------------------------------- cq */
 
@@ -138,6 +141,8 @@ int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		     void *cookie, bool inline_data);
 int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		     void *cookie);
+/* New remote access rights for an idle (INIT) queue pair. */
+int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */
 int map_qp_flush(struct map_qp *qp);
 /* Back to a fresh, connectable state (after the flush has been drained). */

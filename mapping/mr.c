@@ -33,16 +33,22 @@ int map_pd_free(struct map_pd *pd)
 	return 0;
 }
 
-int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
-	       struct map_mr **out, uint32_t *key)
+static int ibv_access(int access)
 {
 	int flags = IBV_ACCESS_LOCAL_WRITE;
-	struct map_mr *mr;
 
 	if (access & MAP_ACCESS_REMOTE_WRITE)
 		flags |= IBV_ACCESS_REMOTE_WRITE;
 	if (access & MAP_ACCESS_REMOTE_READ)
 		flags |= IBV_ACCESS_REMOTE_READ;
+	return flags;
+}
+
+int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
+	       struct map_mr **out, uint32_t *key)
+{
+	int flags = ibv_access(access);
+	struct map_mr *mr;
 
 	mr = calloc(1, sizeof(*mr));
 	if (!mr)
@@ -65,6 +71,7 @@ int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
 		free(mr);
 		return ENOTSUP;
 	}
+	mr->access = access;
 	*key = mr->mr->lkey;
 	*out = mr;
 	return 0;
@@ -78,4 +85,28 @@ int map_mr_dereg(struct map_mr *mr)
 		return ret;
 	free(mr);
 	return 0;
+}
+
+int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access)
+{
+	uint32_t old_key = mr->mr->lkey;
+	struct ibv_pd *old_pd = mr->mr->pd;
+	int old_access = mr->access;
+	int ret;
+
+	ret = ibv_rereg_mr(mr->mr, IBV_REREG_MR_CHANGE_PD |
+				   IBV_REREG_MR_CHANGE_ACCESS,
+			   pd->pd, NULL, 0, ibv_access(access));
+	if (ret)
+		return ret == IBV_REREG_MR_ERR_INPUT ? EINVAL : ENOTSUP;
+	if (mr->mr->lkey == old_key &&
+	    (!(access & (MAP_ACCESS_REMOTE_WRITE | MAP_ACCESS_REMOTE_READ)) ||
+	     mr->mr->rkey == old_key)) {
+		mr->access = access;
+		return 0;
+	}
+	/* Programs hold the old handle: put things back as they were. */
+	ibv_rereg_mr(mr->mr, IBV_REREG_MR_CHANGE_PD | IBV_REREG_MR_CHANGE_ACCESS,
+		     old_pd, NULL, 0, ibv_access(old_access));
+	return EAGAIN;
 }

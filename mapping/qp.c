@@ -104,6 +104,22 @@ int map_qp_reset(struct map_qp *qp)
 				     IBV_QP_ACCESS_FLAGS);
 }
 
+int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read)
+{
+	struct ibv_qp_attr attr = { 0 };
+	int access = IBV_ACCESS_LOCAL_WRITE, ret;
+
+	if (rdma_write)
+		access |= IBV_ACCESS_REMOTE_WRITE;
+	if (rdma_read)
+		access |= IBV_ACCESS_REMOTE_READ;
+	attr.qp_access_flags = access;
+	ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_ACCESS_FLAGS);
+	if (!ret)
+		qp->access = access;
+	return ret;
+}
+
 int map_qp_flush(struct map_qp *qp)
 {
 	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };

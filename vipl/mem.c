@@ -260,3 +260,44 @@ VIP_RETURN VipQueryMem(VIP_NIC_HANDLE NicHandle, VIP_PVOID Address,
 	pthread_mutex_unlock(&nic->lock);
 	return VIP_SUCCESS;
 }
+
+VIP_RETURN VipSetMemAttributes(VIP_NIC_HANDLE NicHandle, VIP_PVOID Address,
+			       VIP_MEM_HANDLE MemHandle,
+			       VIP_MEM_ATTRIBUTES *MemAttrs)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+	struct vip_ptag *ptag;
+	struct vip_mr *mr;
+	int access = 0, err;
+
+	if (!nic || !MemAttrs)
+		return VIP_INVALID_PARAMETER;
+	ptag = vip_ptag_resolve(nic, MemAttrs->Ptag);
+	if (!ptag)
+		return VIP_INVALID_PTAG;
+	if (MemAttrs->EnableRdmaWrite)
+		access |= MAP_ACCESS_REMOTE_WRITE;
+	if (MemAttrs->EnableRdmaRead)
+		access |= MAP_ACCESS_REMOTE_READ;
+	pthread_mutex_lock(&nic->lock);
+	mr = vip_mr_find(nic, MemHandle);
+	if (!mr || mr->start != (uint8_t *)Address) {
+		pthread_mutex_unlock(&nic->lock);
+		return VIP_INVALID_PARAMETER;
+	}
+	/* The handle is the key: it must survive the change (see mr.c). */
+	err = map_mr_modify(mr->mr, ptag->pd, access);
+	if (!err) {
+		if (ptag != mr->ptag) {
+			atomic_fetch_sub(&mr->ptag->users, 1);
+			atomic_fetch_add(&ptag->users, 1);
+			mr->ptag = ptag;
+		}
+		mr->rdma_write = MemAttrs->EnableRdmaWrite;
+		mr->rdma_read = MemAttrs->EnableRdmaRead;
+	}
+	pthread_mutex_unlock(&nic->lock);
+	if (err == EAGAIN)
+		return VIP_ERROR_RESOURCE;
+	return vip_from_errno(err);
+}

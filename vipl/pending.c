@@ -9,17 +9,6 @@
 /* The parameters are there for the signatures only. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
-VIP_RETURN VipSetMemAttributes(VIP_NIC_HANDLE n, VIP_PVOID a, VIP_MEM_HANDLE h,
-			       VIP_MEM_ATTRIBUTES *m)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
 VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE v, VIP_NET_ADDRESS *l,
 				 VIP_NET_ADDRESS *r, VIP_ULONG t)
 {

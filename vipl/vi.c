@@ -50,16 +50,23 @@ static void queue_cq_release(struct vip_queue *q)
 	map_cq_destroy(q->cq);
 }
 
-static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg,
-			 struct vip_cq *svcq, struct vip_cq *rvcq)
+static struct map_qp_cfg qp_cfg(const struct vip_vi *vi)
 {
 	struct map_qp_cfg cfg = {
 		.level = vi->attrs.ReliabilityLevel,
-		.depth = depth,
-		.max_sge = nseg,
+		.depth = vi->sq.mask + 1,
+		.max_sge = vi->max_seg,
 		.rdma_write = vi->attrs.EnableRdmaWrite,
 		.rdma_read = vi->attrs.EnableRdmaRead,
 	};
+
+	return cfg;
+}
+
+static int create_queues(struct vip_vi *vi, uint32_t depth,
+			 struct vip_cq *svcq, struct vip_cq *rvcq)
+{
+	struct map_qp_cfg cfg;
 	struct map_cq *scq, *rcq;
 	int err;
 
@@ -75,6 +82,7 @@ static int create_queues(struct vip_vi *vi, uint32_t depth, uint32_t nseg,
 	err = vip_queue_init(&vi->rq, vi, depth, rcq, rvcq, true);
 	if (err)
 		goto err_sq;
+	cfg = qp_cfg(vi);
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
 	if (err)
 		goto err_rq;
@@ -138,8 +146,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	vi->max_seg = na.MaxSegmentsPerDesc;
 	atomic_store(&vi->state, VIP_STATE_IDLE);
 
-	err = create_queues(vi, na.MaxDescriptorsPerQueue,
-			    na.MaxSegmentsPerDesc, svcq, rvcq);
+	err = create_queues(vi, na.MaxDescriptorsPerQueue, svcq, rvcq);
 	if (err) {
 		free(vi);
 		return vip_from_errno(err);
@@ -242,4 +249,61 @@ void VipSetUserData(VIP_VI_HANDLE ViHandle, VIP_PVOID Data)
 
 	if (vi)
 		vi->user_data = Data;
+}
+
+/* A new protection tag means a new queue pair (a QP's PD is fixed). */
+static VIP_RETURN change_ptag(struct vip_vi *vi, struct vip_ptag *ptag)
+{
+	struct map_qp_cfg cfg = qp_cfg(vi);
+	struct map_qp *qp;
+	int err;
+
+	if (vi->sq.head != vi->sq.tail || vi->rq.head != vi->rq.tail)
+		return VIP_INVALID_STATE; /* descriptors would be lost */
+	err = map_qp_create(ptag->pd, vi->sq.cq, vi->rq.cq, &cfg, &qp);
+	if (err)
+		return vip_from_errno(err);
+	map_qp_destroy(vi->qp);
+	vi->qp = qp;
+	vi->max_inline = map_qp_max_inline(qp);
+	atomic_fetch_sub(&vi->ptag->users, 1);
+	atomic_fetch_add(&ptag->users, 1);
+	vi->ptag = ptag;
+	return VIP_SUCCESS;
+}
+
+VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE ViHandle, VIP_VI_ATTRIBUTES *Attrs)
+{
+	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	VIP_VI_ATTRIBUTES next;
+	VIP_NIC_ATTRIBUTES na;
+	struct vip_ptag *ptag;
+	VIP_RETURN ret;
+	int err;
+
+	if (!vi || !Attrs)
+		return VIP_INVALID_PARAMETER;
+	if (vip_vi_state(vi) != VIP_STATE_IDLE)
+		return VIP_INVALID_STATE;
+	ret = check_attrs(vi->nic, Attrs, &ptag);
+	if (ret != VIP_SUCCESS)
+		return ret;
+	next = *Attrs;
+	VipQueryNic(vi->nic->handle, &na);
+	if (!next.MaxTransferSize)
+		next.MaxTransferSize = na.MaxTransferSize;
+	if (ptag != vi->ptag) {
+		ret = change_ptag(vi, ptag);
+		if (ret != VIP_SUCCESS)
+			return ret;
+	}
+	if (!next.EnableRdmaWrite != !vi->attrs.EnableRdmaWrite ||
+	    !next.EnableRdmaRead != !vi->attrs.EnableRdmaRead) {
+		err = map_qp_set_access(vi->qp, next.EnableRdmaWrite,
+					next.EnableRdmaRead);
+		if (err)
+			return vip_from_errno(err);
+	}
+	vi->attrs = next;
+	return VIP_SUCCESS;
 }

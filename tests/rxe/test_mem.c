@@ -153,3 +153,43 @@ Test(mem, many_regions_register_and_go)
 	}
 	VipCloseNic(nic);
 }
+
+Test(mem, attributes_change_and_keep_the_handle)
+{
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_MEM_ATTRIBUTES ma = { 0 }, qa;
+	VIP_PROTECTION_HANDLE pt;
+	VIP_MEM_HANDLE mh;
+	char *buf = aligned_alloc(4096, 65536);
+	VIP_RETURN ret;
+
+	cr_assert(nic && buf);
+	cr_assert_eq(VipRegisterMem(nic, buf, 65536, NULL, &mh), VIP_SUCCESS);
+	cr_assert_eq(VipCreatePtag(nic, &pt), VIP_SUCCESS);
+	ma.Ptag = pt;
+	ma.EnableRdmaWrite = VIP_TRUE;
+	/* Devices that can re-register in place keep the handle; others
+	 * (rxe on Linux 6.1) cannot, and the region stays as it was. */
+	ret = VipSetMemAttributes(nic, buf, mh, &ma);
+	cr_assert(ret == VIP_SUCCESS || ret == VIP_ERROR_NOT_SUPPORTED,
+		  "returned %d", ret);
+	cr_assert_eq(VipQueryMem(nic, buf, mh, &qa), VIP_SUCCESS);
+	if (ret == VIP_SUCCESS) {
+		cr_expect_eq(qa.Ptag, pt);
+		cr_expect_eq(qa.EnableRdmaWrite, VIP_TRUE);
+		cr_expect_eq(VipDestroyPtag(nic, pt), VIP_INVALID_STATE);
+	} else {
+		cr_expect_null(qa.Ptag);
+		cr_expect_eq(qa.EnableRdmaWrite, VIP_FALSE);
+	}
+	cr_expect_eq(VipSetMemAttributes(nic, buf + 1, mh, &ma),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipSetMemAttributes(nic, buf, mh, NULL),
+		     VIP_INVALID_PARAMETER);
+	ma.Ptag = (VIP_PROTECTION_HANDLE)buf;
+	cr_expect_eq(VipSetMemAttributes(nic, buf, mh, &ma), VIP_INVALID_PTAG);
+	cr_expect_eq(VipDeregisterMem(nic, buf, mh), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyPtag(nic, pt), VIP_SUCCESS);
+	free(buf);
+	VipCloseNic(nic);
+}

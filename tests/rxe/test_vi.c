@@ -226,3 +226,51 @@ Test(vi, user_data_is_kept_per_vi, .init = setup, .fini = teardown)
 	VipSetUserData(a, &x); /* stale: ignored, no crash */
 	VipDestroyVi(b);
 }
+
+Test(vi, attributes_change_on_an_idle_vi, .init = setup, .fini = teardown)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), qa;
+	VIP_PROTECTION_HANDLE pt;
+	VIP_VI_HANDLE vi;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+	VIP_DESCRIPTOR *d;
+
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(VipCreatePtag(nic, &pt), VIP_SUCCESS);
+	va.ReliabilityLevel = VIP_SERVICE_RELIABLE_RECEPTION;
+	va.EnableRdmaWrite = VIP_TRUE;
+	va.EnableRdmaRead = VIP_TRUE;
+	va.MaxTransferSize = 4096;
+	va.Ptag = pt;
+	cr_assert_eq(VipSetViAttributes(vi, &va), VIP_SUCCESS);
+	cr_assert_eq(VipQueryVi(vi, &st, &qa, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(qa.ReliabilityLevel, VIP_SERVICE_RELIABLE_RECEPTION);
+	cr_expect_eq(qa.EnableRdmaWrite, VIP_TRUE);
+	cr_expect_eq(qa.EnableRdmaRead, VIP_TRUE);
+	cr_expect_eq(qa.MaxTransferSize, 4096);
+	cr_expect_eq(qa.Ptag, pt);
+	/* The VI is in pt now: pt is in use, and mem (default ptag) is not
+	 * its memory any more. */
+	cr_expect_eq(VipDestroyPtag(nic, pt), VIP_INVALID_STATE);
+	d = vt_desc(&mem, 0);
+	vt_fill(d, &mem, vt_data(&mem), 64);
+	cr_expect_eq(VipPostRecv(vi, d, mem.mh), VIP_INVALID_PARAMETER);
+
+	/* Bad attributes change nothing. */
+	va.ReliabilityLevel = 0x3;
+	cr_expect_eq(VipSetViAttributes(vi, &va), VIP_INVALID_RELIABILITY_LEVEL);
+	cr_expect_eq(VipSetViAttributes(vi, NULL), VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipSetViAttributes(NULL, &va), VIP_INVALID_PARAMETER);
+
+	/* Back to the default ptag: allowed while no descriptor is posted. */
+	va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	cr_assert_eq(VipSetViAttributes(vi, &va), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyPtag(nic, pt), VIP_SUCCESS);
+	cr_assert_eq(VipPostRecv(vi, d, mem.mh), VIP_SUCCESS);
+	cr_assert_eq(VipCreatePtag(nic, &pt), VIP_SUCCESS);
+	va.Ptag = pt;
+	cr_expect_eq(VipSetViAttributes(vi, &va), VIP_INVALID_STATE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyPtag(nic, pt), VIP_SUCCESS);
+}
