@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -656,15 +657,15 @@ static bool connect_settled(struct map_conn *c)
 }
 
 /* One attempt: 0, EAGAIN (nobody listens yet: try again), or an error. */
-static int try_connect(struct map_cm *cm, struct map_conn *conn,
-		       struct map_qp *qp, struct sockaddr *src,
-		       struct sockaddr *dst, const struct map_conn_info *mine,
-		       uint64_t deadline, enum map_reject_reason *why)
+/* Resolves address then route for a reliable (RC) connection. */
+static int resolve_rc(struct map_cm *cm, struct map_conn *conn,
+		      struct sockaddr *src, struct sockaddr *dst,
+		      uint64_t deadline)
 {
-	struct rdma_conn_param param;
-	uint8_t buf[WIRE_MAX_LEN];
-	int err = 0;
+	int err;
 
+	if (rdma_create_id(cm->ch, &conn->id, conn, RDMA_PS_TCP))
+		return errno ? errno : ENOMEM;
 	if (rdma_resolve_addr(conn->id, src, dst,
 			      remaining_ms(deadline, RESOLVE_MS)))
 		return errno ? errno : EIO;
@@ -683,6 +684,67 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	if (!err && conn->state != CONN_ROUTE_RESOLVED)
 		err = EHOSTUNREACH;
 	pthread_mutex_unlock(&cm->lock);
+	return err;
+}
+
+/*
+ * The unreliable level runs on UC queue pairs. rdma_create_id() only makes
+ * RC ids in the TCP port space; rdma_create_ep() takes the QP type from
+ * rdma_getaddrinfo() hints (and resolves synchronously), after which the
+ * id joins our event channel like any other.
+ */
+static int resolve_uc(struct map_cm *cm, struct map_conn *conn,
+		      struct sockaddr *src, struct sockaddr *dst)
+{
+	struct rdma_addrinfo hints, *res;
+	char host[INET6_ADDRSTRLEN], port[8];
+	const void *ip = dst->sa_family == AF_INET
+				 ? (const void *)&((struct sockaddr_in *)dst)->sin_addr
+				 : (const void *)&((struct sockaddr_in6 *)dst)->sin6_addr;
+	int ret;
+
+	if (!inet_ntop(dst->sa_family, ip, host, sizeof(host)))
+		return EINVAL;
+	snprintf(port, sizeof(port), "%u",
+		 ntohs(((struct sockaddr_in *)dst)->sin_port));
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = RAI_NUMERICHOST;
+	hints.ai_port_space = RDMA_PS_TCP;
+	hints.ai_qp_type = IBV_QPT_UC;
+	if (src) {
+		hints.ai_src_addr = src;
+		hints.ai_src_len = src->sa_family == AF_INET
+					   ? sizeof(struct sockaddr_in)
+					   : sizeof(struct sockaddr_in6);
+	}
+	if (rdma_getaddrinfo(host, port, &hints, &res))
+		return EHOSTUNREACH;
+	ret = rdma_create_ep(&conn->id, res, NULL, NULL);
+	rdma_freeaddrinfo(res);
+	if (ret)
+		return errno ? errno : EHOSTUNREACH;
+	pthread_mutex_lock(&cm->lock);
+	conn->id->context = conn;
+	conn->state = CONN_ROUTE_RESOLVED;
+	pthread_mutex_unlock(&cm->lock);
+	if (rdma_migrate_id(conn->id, cm->ch))
+		return errno ? errno : EIO;
+	return 0;
+}
+
+/* One attempt: 0, EAGAIN (nobody listens yet: try again), or an error. */
+static int try_connect(struct map_cm *cm, struct map_conn *conn,
+		       struct map_qp *qp, struct sockaddr *src,
+		       struct sockaddr *dst, const struct map_conn_info *mine,
+		       uint64_t deadline, enum map_reject_reason *why)
+{
+	struct rdma_conn_param param;
+	uint8_t buf[WIRE_MAX_LEN];
+	int err;
+
+	err = mine->level == VIP_SERVICE_UNRELIABLE
+		      ? resolve_uc(cm, conn, src, dst)
+		      : resolve_rc(cm, conn, src, dst, deadline);
 	if (err)
 		return err;
 
@@ -756,11 +818,6 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (!conn)
 			return ENOMEM;
 		conn->cm = cm;
-		if (rdma_create_id(cm->ch, &conn->id, conn, RDMA_PS_TCP)) {
-			err = errno ? errno : ENOMEM;
-			free(conn);
-			return err;
-		}
 		err = try_connect(cm, conn, qp,
 				  src_len ? (struct sockaddr *)&sss : NULL,
 				  (struct sockaddr *)&dss, mine, deadline, why);

@@ -127,8 +127,19 @@ int map_qp_flush(struct map_qp *qp)
 	return ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
 }
 
+/*
+ * What a UC queue pair accepts on the way to RTR and RTS. The passive
+ * side's rdma_cm id is RC-typed whatever the request said, so the
+ * attributes it computes are trimmed to these.
+ */
+#define UC_RTR_MASK                                                            \
+	(IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |        \
+	 IBV_QP_RQ_PSN | IBV_QP_ACCESS_FLAGS | IBV_QP_PKEY_INDEX)
+#define UC_RTS_MASK (IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_CUR_STATE)
+
 int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 {
+	bool uc = qp->qp->qp_type == IBV_QPT_UC;
 	struct ibv_qp_attr attr;
 	int mask, ret;
 
@@ -137,8 +148,13 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	ret = rdma_init_qp_attr(id, &attr, &mask);
 	if (ret)
 		return errno ? errno : EINVAL;
-	attr.min_rnr_timer = MIN_RNR_TIMER;
-	mask |= IBV_QP_MIN_RNR_TIMER;
+	/* RNR exists on RC only: UC drops a message with no receive. */
+	if (uc) {
+		mask &= UC_RTR_MASK;
+	} else {
+		attr.min_rnr_timer = MIN_RNR_TIMER;
+		mask |= IBV_QP_MIN_RNR_TIMER;
+	}
 	ret = ibv_modify_qp(qp->qp, &attr, mask);
 	if (ret)
 		return ret;
@@ -148,8 +164,12 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	ret = rdma_init_qp_attr(id, &attr, &mask);
 	if (ret)
 		return errno ? errno : EINVAL;
-	attr.rnr_retry = RNR_RETRY;
-	mask |= IBV_QP_RNR_RETRY;
+	if (uc) {
+		mask &= UC_RTS_MASK;
+	} else {
+		attr.rnr_retry = RNR_RETRY;
+		mask |= IBV_QP_RNR_RETRY;
+	}
 	return ibv_modify_qp(qp->qp, &attr, mask);
 }
 

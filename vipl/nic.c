@@ -157,11 +157,15 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 	a->MaxTransferSize = d->max_msg_sz;
 	a->NativeMTU = d->mtu;
 	a->MaxPtags = d->max_pd ? d->max_pd - 1 : 0; /* one is the default */
-	/* Both reliable levels run on RC queue pairs; unreliable (UC) is
-	 * not offered yet. */
-	a->ReliabilityLevelSupport = VIP_SERVICE_RELIABLE_DELIVERY |
+	/* Unreliable runs on UC queue pairs, both reliable levels on RC;
+	 * RDMA read needs RC. */
+	a->ReliabilityLevelSupport = VIP_SERVICE_UNRELIABLE |
+				     VIP_SERVICE_RELIABLE_DELIVERY |
 				     VIP_SERVICE_RELIABLE_RECEPTION;
-	a->RDMAReadSupport = d->max_qp_rd_atom ? a->ReliabilityLevelSupport : 0;
+	a->RDMAReadSupport = d->max_qp_rd_atom
+				     ? VIP_SERVICE_RELIABLE_DELIVERY |
+					       VIP_SERVICE_RELIABLE_RECEPTION
+				     : 0;
 	return VIP_SUCCESS;
 }
 

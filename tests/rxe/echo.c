@@ -41,7 +41,11 @@ int echo_server(void *arg)
 
 		VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
 					&conn) == VIP_SUCCESS);
-		VT_CHECK(VipConnectAccept(conn, vi) == VIP_SUCCESS);
+		VIP_RETURN ar = VipConnectAccept(conn, vi);
+
+		if (ar != VIP_SUCCESS)
+			fprintf(stderr, "echo: VipConnectAccept returned %d\n", ar);
+		VT_CHECK(ar == VIP_SUCCESS);
 		free(local);
 		free(remote);
 	}

@@ -85,7 +85,7 @@ Test(vi, bad_attributes_get_their_codes, .init = setup, .fini = teardown)
 		     VIP_INVALID_PARAMETER);
 }
 
-Test(vi, unreliable_level_is_refused_until_supported, .init = setup,
+Test(vi, unreliable_vis_exist_but_not_with_rdma_read, .init = setup,
      .fini = teardown)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_UNRELIABLE);
@@ -93,9 +93,15 @@ Test(vi, unreliable_level_is_refused_until_supported, .init = setup,
 	VIP_VI_HANDLE vi;
 
 	cr_assert_eq(VipQueryNic(nic, &na), VIP_SUCCESS);
-	cr_assert_eq(na.ReliabilityLevelSupport & VIP_SERVICE_UNRELIABLE, 0);
+	cr_expect(na.ReliabilityLevelSupport & VIP_SERVICE_UNRELIABLE);
+	cr_expect_eq(na.RDMAReadSupport & VIP_SERVICE_UNRELIABLE, 0);
+	va.EnableRdmaRead = VIP_TRUE;
 	cr_expect_eq(VipCreateVi(nic, &va, NULL, NULL, &vi),
-		     VIP_INVALID_RELIABILITY_LEVEL);
+		     VIP_INVALID_RDMAREAD);
+	va.EnableRdmaRead = VIP_FALSE;
+	va.EnableRdmaWrite = VIP_TRUE;
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
 }
 
 Test(vi, explicit_ptag_must_match_the_memory, .init = setup,
