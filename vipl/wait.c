@@ -3,6 +3,7 @@
  * then arm the CQ and sleep on its completion channel (no core burnt).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -17,6 +18,23 @@
  */
 #define SLICE_MS 20
 
+/* VIPL_SPIN_US tunes the busy-poll phase (0: sleep at once). */
+static uint64_t spin_ns(void)
+{
+	static _Atomic int64_t cached = -1;
+	int64_t ns = atomic_load_explicit(&cached, memory_order_relaxed);
+	const char *env;
+
+	if (ns < 0) {
+		env = getenv("VIPL_SPIN_US");
+		ns = env && *env ? strtoll(env, NULL, 10) * 1000 : SPIN_NS_DEFAULT;
+		if (ns < 0)
+			ns = SPIN_NS_DEFAULT;
+		atomic_store_explicit(&cached, ns, memory_order_relaxed);
+	}
+	return (uint64_t)ns;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -29,7 +47,7 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		    VIP_RETURN (*attempt)(void *arg), void *arg)
 {
 	int ms = vip_timeout_ms(timeout), err;
-	uint64_t start = now_ns(), now;
+	uint64_t start = now_ns(), now, spin = spin_ns();
 	uint64_t deadline = ms < 0 ? UINT64_MAX : start + ms * 1000000ull;
 	VIP_RETURN ret;
 
@@ -40,7 +58,7 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		now = now_ns();
 		if (now >= deadline)
 			return VIP_TIMEOUT;
-		if (now - start < SPIN_NS_DEFAULT)
+		if (now - start < spin)
 			continue;
 		err = map_cq_arm(cq);
 		if (err)
