@@ -26,6 +26,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVIPL_SANITIZE=ON \
 	-DVIPL_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-asan -j "$jobs" --target vipl_tests
 
+step "fuzz the connection wire parser (bounded)"
+tests/fuzz/run.sh 30
+
 step "install check"
 tests/install/check.sh build build/install-check
 

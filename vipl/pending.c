@@ -1,8 +1,9 @@
 /*
- * pending.c - entry points whose work belongs to later milestones (the
- * full data path, peer-to-peer connections, the name service). Every symbol
- * exists so that VIA programs link; each answers VIP_ERROR_NOT_SUPPORTED
- * until its implementation lands in a file named for it.
+ * pending.c - entry points whose work belongs to later milestones
+ * (peer-to-peer connections, system management, Giganet's vendor calls).
+ * Every symbol exists so that VIA programs link; each answers
+ * VIP_ERROR_NOT_SUPPORTED until its implementation lands in a file named
+ * for it.
  */
 #include "internal.h"
 
@@ -21,28 +22,6 @@ VIP_RETURN VipConnectPeerDone(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
 }
 
 VIP_RETURN VipConnectPeerWait(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipNSInit(VIP_NIC_HANDLE n, VIP_PVOID i)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipNSGetHostByName(VIP_NIC_HANDLE n, VIP_CHAR *name,
-			      VIP_NET_ADDRESS *a, VIP_ULONG i)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipNSGetHostByAddr(VIP_NIC_HANDLE n, VIP_NET_ADDRESS *a,
-			      VIP_CHAR *name, VIP_ULONG *len)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipNSShutdown(VIP_NIC_HANDLE n)
 {
 	return VIP_ERROR_NOT_SUPPORTED;
 }
