@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# tests/run-suite.sh BUILD_DIR... - run each build's Criterion suite on the
-# verbs device named by $VIPL_DEVICE (run it through tests/harness/rxe-run)
-# and end with one line totalling them all.
+# tests/run-suite.sh BUILD_DIR [ASAN_BUILD_DIR] - run the Criterion suite on
+# the verbs device named by $VIPL_DEVICE (run it through
+# tests/harness/rxe-run): every test in each build, then a few tests that
+# cover every layer under valgrind; end with one line totalling them all.
 set -uo pipefail
 
 # Verbs pin registered memory; allow it where we may (root in the guest).
 ulimit -l unlimited 2>/dev/null || true
-# Leak checking is on in the sanitizer build; the suite forks on purpose.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Under valgrind (slow, above all under emulation): a connection, the data
+# path both ways, a shared CQ, a notify thread, a disconnect.
+VALGRIND_FILTERS=${VALGRIND_FILTERS:-"data/one_segment* cq/one_cq* notify/recv_notify* conn/disconnect_flushes*"}
 
 passed=0 failed=0 status=0
-for build in "$@"; do
-	echo "== $build: Criterion suite on ${VIPL_DEVICE:-?} (${VIPL_TEST_ADDR:-?})"
-	# One test at a time: tests run two processes each, and the emulated
-	# machine has two cores.
-	out=$("$build/tests/vipl_tests" --jobs 1 --short-filename 2>&1)
+
+# run LABEL CMD... : one Criterion run; adds its counts to the totals.
+run() {
+	local label=$1 out rc line p f
+	shift
+	echo "== $label on ${VIPL_DEVICE:-?} (${VIPL_TEST_ADDR:-?})"
+	out=$("$@" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
 	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n1)
@@ -28,7 +33,25 @@ for build in "$@"; do
 	if [ -z "$line" ] || [ "$rc" -ne 0 ]; then
 		status=1
 		[ -n "$line" ] || failed=$((failed + 1))
+		echo "== $label: exit code $rc"
 	fi
+}
+
+# One test at a time: tests run two processes each, and the emulated
+# machine has two cores.
+for build in "$@"; do
+	run "$build: Criterion suite" "$build/tests/vipl_tests" --jobs 1 \
+		--short-filename
 done
+if command -v valgrind >/dev/null; then
+	for filter in $VALGRIND_FILTERS; do
+		run "valgrind: $filter" valgrind --quiet --leak-check=full \
+			--show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect \
+			--error-exitcode=99 --trace-children=yes \
+			"$1/tests/vipl_tests" --jobs 1 --short-filename \
+			--filter "$filter"
+	done
+fi
 echo "vipl: $passed passed, $failed failed"
 exit "$status"

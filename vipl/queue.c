@@ -283,7 +283,15 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		return ret;
 	}
 	/* Receives may be posted before the VI is connected. */
-	return post(vi, &vi->rq, d);
+	ret = post(vi, &vi->rq, d);
+	/* On a broken connection the descriptor must complete (flushed), but
+	 * a provider may only flush its receive queue on a state change (rxe
+	 * does): ask again. Error path only. */
+	if (ret == VIP_SUCCESS &&
+	    atomic_load_explicit(&vi->state, memory_order_relaxed) ==
+		    VIP_STATE_ERROR)
+		map_qp_flush(vi->qp);
+	return ret;
 }
 
 static bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)

@@ -259,7 +259,28 @@ Test(notify, peer_leaving_reaches_the_error_callback)
 	cr_assert_eq(VipQueryVi(vi, &st, &qa, &se, &re), VIP_SUCCESS);
 	cr_expect_eq(st, VIP_STATE_ERROR);
 	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
-	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	{
+		/* Descriptors posted now complete at once, flushed. */
+		struct vt_mem m;
+		VIP_DESCRIPTOR *r, *s, *out;
+
+		vt_mem_init(&m, nic, 4096, NULL);
+		r = vt_desc(&m, 0);
+		vt_fill(r, &m, vt_data(&m), 1024);
+		s = vt_desc(&m, 1);
+		vt_fill(s, &m, vt_data(&m) + 1024, 10);
+		cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(vi, 5000, &out), VIP_SUCCESS);
+		cr_expect_eq(r->CS.Status, VIP_STATUS_DONE |
+						   VIP_STATUS_OP_RECEIVE |
+						   VIP_STATUS_DESC_FLUSHED_ERROR);
+		cr_assert_eq(VipSendWait(vi, 5000, &out), VIP_SUCCESS);
+		cr_expect_eq(s->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
+						   VIP_STATUS_DESC_FLUSHED_ERROR);
+		cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+		vt_mem_fini(&m);
+	}
 	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
 	/* NULL restores the default handler. */
 	cr_expect_eq(VipErrorCallback(nic, NULL, NULL), VIP_SUCCESS);

@@ -1,0 +1,252 @@
+/*
+ * test_examples.c - the example programs, run for real over the device as
+ * a user would start them: a server process and client processes, each
+ * its own executable, talking through rdma_cm and libvipl.
+ *
+ * The binaries are found in $VIPL_EXAMPLES_DIR, else in ../examples next
+ * to this runner (build/tests/vipl_tests -> build/examples). A build
+ * without examples (-DVIPL_BUILD_EXAMPLES=OFF, as the sanitizer build of
+ * scripts/test.sh) skips these tests unless $VIPL_EXAMPLES_DIR is set.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <criterion/criterion.h>
+
+#include "util.h"
+
+TestSuite(examples, .timeout = 120);
+
+#define JOIN_S 90
+#define MAX_ARGS 24
+
+struct proc {
+	pid_t pid;
+	char out[PATH_MAX], err[PATH_MAX]; /* temporary: stdout, stderr */
+};
+
+/* dir/prog, where dir is $VIPL_EXAMPLES_DIR or the runner's ../examples;
+ * returns whether the directory was given. */
+static int example_path(char *path, size_t len, const char *prog)
+{
+	const char *env = getenv("VIPL_EXAMPLES_DIR");
+	char self[PATH_MAX];
+	ssize_t n;
+	char *slash;
+	int w;
+
+	if (env && *env) {
+		w = snprintf(path, len, "%s/%s", env, prog);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		cr_assert_gt(n, 0, "cannot find the test runner");
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		cr_assert_not_null(slash);
+		*slash = '\0';
+		w = snprintf(path, len, "%s/../examples/%s", self, prog);
+	}
+	cr_assert_lt(w, (int)len, "path too long");
+	return env && *env;
+}
+
+/* The device's address as text: $VIPL_TEST_ADDR, else the NIC's own. */
+static void device_addr(char *addr, size_t len)
+{
+	const char *env = getenv("VIPL_TEST_ADDR");
+	VIP_NIC_HANDLE nic;
+	VIP_NIC_ATTRIBUTES na;
+	int af;
+
+	if (env && *env) {
+		cr_assert_lt(snprintf(addr, len, "%s", env), (int)len);
+		return;
+	}
+	nic = vt_open_nic();
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipQueryNic(nic, &na), VIP_SUCCESS);
+	af = na.NicAddressLen == 16 ? AF_INET6 : AF_INET;
+	cr_assert_not_null(inet_ntop(af, na.LocalNicAddress, addr, len));
+	VipCloseNic(nic);
+}
+
+static void temp_file(char *path, size_t len, const char *what)
+{
+	const char *tmp = getenv("TMPDIR");
+	int fd;
+
+	cr_assert_lt(snprintf(path, len, "%s/vipl-%s-XXXXXX",
+			      tmp && *tmp ? tmp : "/tmp", what),
+		     (int)len);
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0, "mkstemp %s", path);
+	close(fd);
+}
+
+/* Runs dir/prog with the NULL-terminated args, its output to files. */
+static void start(struct proc *p, const char *prog, const char *const *args)
+{
+	const char *argv[MAX_ARGS];
+	char path[PATH_MAX];
+	int i;
+
+	if (!example_path(path, sizeof(path), prog) && access(path, X_OK))
+		cr_skip_test("%s not built (set VIPL_EXAMPLES_DIR)", path);
+	cr_assert_eq(access(path, X_OK), 0, "no example at %s", path);
+	argv[0] = path;
+	for (i = 0; args[i] && i < MAX_ARGS - 2; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	temp_file(p->out, sizeof(p->out), "out");
+	temp_file(p->err, sizeof(p->err), "err");
+	fflush(NULL);
+	p->pid = fork();
+	cr_assert_geq(p->pid, 0);
+	if (p->pid == 0) {
+		/* Nothing outlives a test that timed out. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!freopen(p->out, "w", stdout) ||
+		    !freopen(p->err, "w", stderr))
+			_exit(126);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+}
+
+/* The whole of a file, NUL-terminated; free() it. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 16);
+	size_t n = 0;
+
+	cr_assert(f && buf);
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	return buf;
+}
+
+/* Waits for the process; returns its exit status and takes its output
+ * (stderr is shown in the log when the status is not 0). */
+static int finish(struct proc *p, const char *name, char **out)
+{
+	int status = vt_join(p->pid, JOIN_S);
+	char *err = slurp(p->err);
+
+	*out = slurp(p->out);
+	if (status)
+		cr_log_error("%s exited %d; stdout:\n%s\nstderr:\n%s", name,
+			     status, *out, err);
+	free(err);
+	return status;
+}
+
+/* rdma_bw's lines: " bytes iterations MB/s msg/s"; the rest start '#'. */
+static void expect_bw_lines(char *out, unsigned long min, unsigned long max,
+			    unsigned int iters)
+{
+	unsigned long size = min, bytes;
+	unsigned int n;
+	double mbs, rate;
+	char *line, *save;
+
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, " %lu %u %lf %lf", &bytes, &n, &mbs, &rate) !=
+		    4)
+			continue;
+		cr_expect_eq(bytes, size, "line for %lu bytes, want %lu", bytes,
+			     size);
+		cr_expect_eq(n, iters);
+		cr_expect_geq(mbs, 0.0); /* "0.00" at 1 byte under emulation */
+		cr_expect_gt(rate, 0.0);
+		size *= 2;
+	}
+	cr_expect_eq(size, max * 2, "sizes up to %lu, got up to %lu", max,
+		     size / 2);
+}
+
+static void run_rdma_bw(const char *disc, const char *min, const char *max,
+			const char *iters, const char *depth, int event)
+{
+	char addr[INET6_ADDRSTRLEN], *sout, *cout, want[64];
+	const char *server[] = { "-s", "-a", addr, "-M", max, "-x", disc,
+				 NULL };
+	const char *client[] = { "-c", addr, "-S", min, "-M", max, "-n",
+				 iters, "-d", depth, "-x", disc,
+				 event ? "-e" : NULL, NULL };
+	unsigned long lo = strtoul(min, NULL, 0), hi = strtoul(max, NULL, 0);
+	unsigned int sizes = 0;
+	struct proc s, c;
+
+	device_addr(addr, sizeof(addr));
+	start(&s, "rdma_bw", server);
+	start(&c, "rdma_bw", client);
+	cr_expect_eq(finish(&c, "rdma_bw client", &cout), 0);
+	cr_expect_eq(finish(&s, "rdma_bw server", &sout), 0);
+	expect_bw_lines(cout, lo, hi, strtoul(iters, NULL, 0));
+	for (; lo <= hi; lo *= 2)
+		sizes++;
+	snprintf(want, sizeof(want), "server checked %u sizes, 0 bad", sizes);
+	cr_expect_not_null(strstr(sout, want), "server said: %s", sout);
+	free(sout);
+	free(cout);
+}
+
+Test(examples, rdma_bw_reports_every_size_and_the_server_checks_each)
+{
+	run_rdma_bw("t-rdma_bw", "1", "8192", "8", "4", 0);
+}
+
+Test(examples, rdma_bw_waiting_in_send_wait_one_write_in_flight)
+{
+	run_rdma_bw("t-rdma_bw-e", "64", "1024", "4", "1", 1);
+}
+
+Test(examples, cq_server_echoes_for_every_client_through_one_cq)
+{
+	enum { CLIENTS = 3 };
+	char addr[INET6_ADDRSTRLEN], *out, n[8], want[64];
+	const char *server[] = { "-s", "-a", addr, "-N", n, "-x",
+				 "t-cq_server", NULL };
+	const char *client[] = { "-c", addr, "-n", "10", "-l", "100", "-x",
+				 "t-cq_server", NULL };
+	struct proc s, c[CLIENTS];
+	double min, typ, avg;
+	unsigned long bytes;
+	unsigned int iters;
+	char *line, *save;
+	int i, found;
+
+	device_addr(addr, sizeof(addr));
+	snprintf(n, sizeof(n), "%d", CLIENTS);
+	start(&s, "cq_server", server);
+	for (i = 0; i < CLIENTS; i++)
+		start(&c[i], "cq_server", client);
+	for (i = 0; i < CLIENTS; i++) {
+		cr_expect_eq(finish(&c[i], "cq_server client", &out), 0);
+		found = 0;
+		for (line = strtok_r(out, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (sscanf(line, "%lu %u %lf %lf %lf", &bytes, &iters,
+				   &min, &typ, &avg) != 5)
+				continue;
+			found++;
+			cr_expect_eq(bytes, 100);
+			cr_expect_eq(iters, 10);
+			cr_expect(min > 0 && min <= typ && min <= avg);
+		}
+		cr_expect_eq(found, 1, "client %d: no latency line", i);
+		free(out);
+	}
+	cr_expect_eq(finish(&s, "cq_server", &out), 0);
+	snprintf(want, sizeof(want), "served %d clients, %d requests", CLIENTS,
+		 CLIENTS * 10);
+	cr_expect_not_null(strstr(out, want), "server said: %s", out);
+	free(out);
+}
