@@ -854,6 +854,14 @@ void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),
 		fn(arg);
 }
 
+void map_conn_break(struct map_conn *conn)
+{
+	pthread_mutex_lock(&conn->cm->lock);
+	if (!conn->dead && conn->state == CONN_ESTABLISHED)
+		rdma_disconnect(conn->id);
+	pthread_mutex_unlock(&conn->cm->lock);
+}
+
 bool map_conn_lost(struct map_conn *conn)
 {
 	bool lost;

@@ -202,6 +202,9 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
  * or the connection breaks (never for a local map_conn_close). */
 void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),
 		      void *arg);
+/* Ends the connection from this side after an error: the peer sees it
+ * lost, and our own on_lost callback runs once the CM confirms. */
+void map_conn_break(struct map_conn *conn);
 /* True once the peer disconnected or the connection broke. */
 bool map_conn_lost(struct map_conn *conn);
 /* Disconnects (if still connected) and frees conn. */

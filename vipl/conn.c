@@ -35,17 +35,36 @@ static void attrs_from_info(VIP_VI_ATTRIBUTES *a,
 static void connection_lost(void *vi_handle)
 {
 	struct vip_vi *vi = vip_handle_get(vi_handle, VIP_KIND_VI);
-	int connected = VIP_STATE_CONNECTED;
+	int expected = VIP_STATE_CONNECTED;
 
 	if (!vi)
 		return;
-	atomic_compare_exchange_strong(&vi->state, &connected, VIP_STATE_ERROR);
-	vip_report_error(vi->nic, vi, NULL, VIP_RESOURCE_VI,
-			 VIP_ERROR_CONN_LOST);
+	atomic_compare_exchange_strong(&vi->state, &expected, VIP_STATE_ERROR);
+	if (vi->broken)
+		vip_report_error(vi->nic, vi, vi->broken_desc,
+				 VIP_RESOURCE_DESCRIPTOR, vi->broken_code);
+	else
+		vip_report_error(vi->nic, vi, NULL, VIP_RESOURCE_VI,
+				 VIP_ERROR_CONN_LOST);
+}
+
+void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code)
+{
+	int expected = VIP_STATE_CONNECTED;
+
+	if (!atomic_compare_exchange_strong(&vi->state, &expected,
+					    VIP_STATE_ERROR))
+		return; /* broken already: report the first cause only */
+	vi->broken_code = code;
+	vi->broken_desc = d;
+	vi->broken = true;
+	if (vi->conn)
+		map_conn_break(vi->conn);
 }
 
 static void connected(struct vip_vi *vi, struct map_conn *mc)
 {
+	vi->broken = false;
 	vi->conn = mc;
 	map_conn_on_lost(mc, connection_lost, vi->handle);
 	atomic_store(&vi->state, VIP_STATE_CONNECTED);

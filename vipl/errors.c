@@ -49,3 +49,23 @@ int vip_timeout_ms(VIP_ULONG timeout)
 		return -1;
 	return timeout > INT_MAX ? INT_MAX : (int)timeout;
 }
+
+/* What the error callback hears when a completion breaks a connection. */
+VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
+			      uint32_t status)
+{
+	uint16_t op = recv ? VIP_CONTROL_OP_SENDRECV
+			   : d->CS.Control & VIP_CONTROL_OP_MASK;
+
+	if (status & VIP_STATUS_RDMA_PROT_ERROR)
+		return op == VIP_CONTROL_OP_RDMAREAD ? VIP_ERROR_RDMAR_PROT
+						     : VIP_ERROR_RDMAW_PROT;
+	/* A send the peer had no receive descriptor for. */
+	if (status & VIP_STATUS_REMOTE_DESC_ERROR)
+		return VIP_ERROR_RECVQ_EMPTY;
+	if (status & VIP_STATUS_TRANSPORT_ERROR)
+		return op == VIP_CONTROL_OP_SENDRECV ? VIP_ERROR_CONN_LOST
+						     : VIP_ERROR_RDMA_TRANSPORT;
+	/* Format, protection and length errors: the descriptor itself. */
+	return VIP_ERROR_POST_DESC;
+}

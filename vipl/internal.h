@@ -149,6 +149,10 @@ struct vip_vi {
 	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
 	struct vip_vi *next, **pprev; /* in nic->vis */
+	/* The error that broke the connection, for the error callback. */
+	VIP_ERROR_CODE broken_code;
+	VIP_DESCRIPTOR *broken_desc;
+	bool broken;
 };
 
 struct vip_conn {
@@ -161,6 +165,9 @@ struct vip_conn {
 /* ------------------------------------------------------------ helpers */
 
 VIP_RETURN vip_from_errno(int err);
+/* The error callback's code for a descriptor that completed in error. */
+VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
+			      uint32_t status);
 /* Hands an asynchronous error to the NIC's error callback. */
 void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
 		      VIP_DESCRIPTOR *desc, VIP_RESOURCE_CODE resource,
@@ -227,6 +234,8 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 /* Ends a connection on vi and returns it to Idle with every descriptor
  * completed (flushed if need be). */
 void vip_vi_drop_connection(struct vip_vi *vi);
+/* A descriptor error broke vi's connection (queue lock held). */
+void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
 void vip_vi_destroy(struct vip_vi *vi);
 
 #endif

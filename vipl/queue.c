@@ -96,11 +96,11 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 	d = q->ring[q->done & q->mask];
 	if (errors)
 		status = refine_local_error(q, d, status);
-	/* On the reliable levels an error breaks the connection (the QP is
-	 * in its error state now); flushes are the consequence, not a cause. */
-	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR &&
-	    atomic_load(&q->vi->state) == VIP_STATE_CONNECTED)
-		atomic_store(&q->vi->state, VIP_STATE_ERROR);
+	/* An error breaks the connection (the QP is in its error state now;
+	 * flushes are the consequence, not a cause): tell the peer, and the
+	 * error callback once the connection manager confirms. */
+	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
+		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
 	if (q->recv)
 		d->CS.Length = errors ? 0 : c->length;
 	if (c->status & VIP_STATUS_IMMEDIATE)

@@ -131,7 +131,7 @@ Test(notify, send_notify_can_rearm_from_its_handler)
 			       .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	struct seen s = { .rearm = 1 };
 	struct client c;
-	VIP_DESCRIPTOR *s1, *s2, *r2;
+	VIP_DESCRIPTOR *s1, *s2, *r2, *out;
 
 	start(&c, &a, NULL);
 	r2 = vt_desc(&c.m, 5);
@@ -145,6 +145,10 @@ Test(notify, send_notify_can_rearm_from_its_handler)
 	cr_expect_eq(s.desc[0], s1);
 	cr_expect_eq(s.desc[1], s2);
 	cr_expect_eq(s2->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND);
+	/* Both echoes in before leaving, so the server's replies complete. */
+	cr_assert_eq(VipRecvWait(c.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(c.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_expect_eq(out, r2);
 	finish(&c);
 }
 
