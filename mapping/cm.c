@@ -56,6 +56,7 @@ struct map_conn {
 	bool dead; /* being destroyed: the thread must not touch it */
 	bool lost; /* the connection broke or the peer left */
 	bool established; /* it was, even if it broke since */
+	int status; /* of the event that failed it */
 	bool peer_valid; /* private data parsed into peer */
 	uint8_t reject_reason; /* ours, when peer_valid on a reject */
 	struct map_conn_info peer;
@@ -265,6 +266,7 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 		break;
 	default: /* address, route, connect errors; unreachable */
 		conn->state = CONN_FAILED;
+		conn->status = status;
 		conn->lost = true;
 		break;
 	}
@@ -657,6 +659,13 @@ static bool connect_settled(struct map_conn *c)
 }
 
 /* One attempt: 0, EAGAIN (nobody listens yet: try again), or an error. */
+/* A resolution that timed out (a busy machine, or our own short timeout
+ * near the deadline) is worth another try; anything else means no route. */
+static int resolve_error(const struct map_conn *conn)
+{
+	return conn->status == -ETIMEDOUT ? EAGAIN : EHOSTUNREACH;
+}
+
 /* Resolves address then route for a reliable (RC) connection. */
 static int resolve_rc(struct map_cm *cm, struct map_conn *conn,
 		      struct sockaddr *src, struct sockaddr *dst,
@@ -672,7 +681,7 @@ static int resolve_rc(struct map_cm *cm, struct map_conn *conn,
 	pthread_mutex_lock(&cm->lock);
 	err = wait_until(cm, conn, addr_settled, deadline);
 	if (!err && conn->state != CONN_ADDR_RESOLVED)
-		err = EHOSTUNREACH;
+		err = resolve_error(conn);
 	pthread_mutex_unlock(&cm->lock);
 	if (err)
 		return err;
@@ -682,7 +691,7 @@ static int resolve_rc(struct map_cm *cm, struct map_conn *conn,
 	pthread_mutex_lock(&cm->lock);
 	err = wait_until(cm, conn, route_settled, deadline);
 	if (!err && conn->state != CONN_ROUTE_RESOLVED)
-		err = EHOSTUNREACH;
+		err = resolve_error(conn);
 	pthread_mutex_unlock(&cm->lock);
 	return err;
 }
@@ -824,6 +833,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (!err)
 			break;
 		conn_destroy(conn);
+		/* Whatever failed once the time was up, the answer is that. */
+		if (remaining_ms(deadline, RETRY_PAUSE_MS) == 0 &&
+		    err != ECONNREFUSED)
+			return ETIMEDOUT;
 		if (err != EAGAIN)
 			return err;
 		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS)

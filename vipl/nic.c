@@ -230,3 +230,30 @@ VIP_RETURN VipErrorCallback(VIP_NIC_HANDLE NicHandle, VIP_PVOID Context,
 	pthread_mutex_unlock(&nic->lock);
 	return VIP_SUCCESS;
 }
+
+VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
+					VIP_ULONG InfoType,
+					VIP_PVOID SysManInfo)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+	VIP_AUTODISCOVERY_LIST *list = SysManInfo;
+	VIP_NET_ADDRESS *a;
+
+	if (!nic || !list || InfoType != VIP_SMI_AUTODISCOVERY)
+		return VIP_INVALID_PARAMETER;
+	if (!list->NumAdAddrs || !list->ADAddrArray || !list->ADAddrArray[0])
+		return VIP_INVALID_PARAMETER;
+	map_dev_query(nic->dev, &nic->attr);
+	/* Without a fabric manager the only address we know for sure is the
+	 * NIC's own; no hop away. */
+	list->NumberOfHops = 0;
+	list->NumAdAddrs = 0;
+	if (!nic->attr.addr_len)
+		return VIP_SUCCESS;
+	a = list->ADAddrArray[0];
+	a->HostAddressLen = nic->attr.addr_len;
+	a->DiscriminatorLen = 0;
+	memcpy(a->HostAddress, nic->attr.addr, nic->attr.addr_len);
+	list->NumAdAddrs = 1;
+	return VIP_SUCCESS;
+}

@@ -1,6 +1,6 @@
 /*
  * pending.c - entry points whose work belongs to later milestones
- * (peer-to-peer connections, system management, Giganet's vendor calls).
+ * (peer-to-peer connections, Giganet's vendor calls).
  * Every symbol exists so that VIA programs link; each answers
  * VIP_ERROR_NOT_SUPPORTED until its implementation lands in a file named
  * for it.
@@ -22,12 +22,6 @@ VIP_RETURN VipConnectPeerDone(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
 }
 
 VIP_RETURN VipConnectPeerWait(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE n, VIP_ULONG t,
-					VIP_PVOID i)
 {
 	return VIP_ERROR_NOT_SUPPORTED;
 }

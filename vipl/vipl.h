@@ -158,8 +158,23 @@ typedef struct _VIP_NET_ADDRESS {
 
 /*
  * Filled from the verbs device and port (ibv_query_device/ibv_query_port)
- * minus what libvipl reserves. Name is the verbs device name;
- * LocalNicAddress points at the IP address of the port's netdev.
+ * minus what libvipl reserves. Where a field is libvipl's own choice rather
+ * than the device's, it says so:
+ *   Name                   verbs device name
+ *   HardwareVersion        the device's hw_ver
+ *   ProviderVersion        libvipl's version (0x00010000 for 1.0.0)
+ *   LocalNicAddress        IP address of the port's netdev (from its GIDs)
+ *   ThreadSafe             TRUE: libvipl locks what it shares
+ *   MaxDiscriminatorLen    16: libvipl's, what fits in rdma_cm private data
+ *   MaxDescriptorsPerQueue libvipl's cap (1024) within the device's max_qp_wr
+ *   MaxSegmentsPerDesc     libvipl's cap (16) within the device's max_sge
+ *   MaxTransferSize        the port's max_msg_sz
+ *   NativeMTU              the port's active path MTU
+ *   MaxPtags               the device's max_pd less the NIC's default ptag
+ *   ReliabilityLevelSupport all three (UC for unreliable, RC for both
+ *                          reliable levels; reliable reception is RC, whose
+ *                          acknowledgement means the data is placed)
+ *   RDMAReadSupport        the reliable levels (RDMA read needs RC)
  */
 typedef struct _VIP_NIC_ATTRIBUTES {
 	VIP_CHAR Name[64];
@@ -184,7 +199,9 @@ typedef struct _VIP_NIC_ATTRIBUTES {
 	VIP_RELIABILITY_LEVEL RDMAReadSupport;
 } VIP_NIC_ATTRIBUTES;
 
-/* A NULL Ptag selects the NIC's default protection tag. */
+/* A NULL Ptag selects the NIC's default protection tag. QoS is accepted
+ * and ignored (the spec leaves its contents undefined). MaxTransferSize 0
+ * asks for the NIC's maximum. */
 typedef struct _VIP_VI_ATTRIBUTES {
 	VIP_RELIABILITY_LEVEL ReliabilityLevel;
 	VIP_ULONG MaxTransferSize;
@@ -308,6 +325,10 @@ typedef struct _VIP_ERROR_DESCRIPTOR {
 #define VIP_SMI_AUTODISCOVERY ((VIP_ULONG)1)
 
 /*
+ * VipQuerySystemManagementInfo(VIP_SMI_AUTODISCOVERY): on entry NumAdAddrs
+ * is how many entries ADAddrArray has, each a VIP_NET_ADDRESS with room for
+ * 16 host address bytes; on return the NIC's own addresses are there and
+ * NumAdAddrs says how many (all libvipl can know without a fabric manager).
  * The two dialects disagree on ADAddrArray's type; a C field cannot have
  * both. Intel's (VIP_NET_ADDRESS **) is the default; define
  * VIPL_CLAN_AUTODISCOVERY before including this header for Giganet's.

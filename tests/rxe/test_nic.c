@@ -117,3 +117,40 @@ Test(nic, close_releases_what_the_program_left)
 	cr_expect_eq(VipDestroyPtag(nic, pt), VIP_INVALID_PARAMETER);
 	free(m.base);
 }
+
+Test(nic, autodiscovery_reports_the_nic_address)
+{
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NIC_ATTRIBUTES na;
+	VIP_AUTODISCOVERY_LIST list;
+	VIP_NET_ADDRESS *slots[2];
+	int i;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipQueryNic(nic, &na), VIP_SUCCESS);
+	for (i = 0; i < 2; i++)
+		slots[i] = calloc(1, sizeof(VIP_NET_ADDRESS) + 16);
+	list.ADAddrArray = slots;
+	list.NumAdAddrs = 2;
+	cr_assert_eq(VipQuerySystemManagementInfo(nic, VIP_SMI_AUTODISCOVERY,
+						  &list),
+		     VIP_SUCCESS);
+	cr_expect_eq(list.NumAdAddrs, 1);
+	cr_expect_eq(list.NumberOfHops, 0);
+	cr_expect_eq(slots[0]->HostAddressLen, na.NicAddressLen);
+	cr_expect_eq(memcmp(slots[0]->HostAddress, na.LocalNicAddress,
+			    na.NicAddressLen),
+		     0);
+	cr_expect_eq(VipQuerySystemManagementInfo(nic, 99, &list),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipQuerySystemManagementInfo(nic, VIP_SMI_AUTODISCOVERY,
+						  NULL),
+		     VIP_INVALID_PARAMETER);
+	list.NumAdAddrs = 0;
+	cr_expect_eq(VipQuerySystemManagementInfo(nic, VIP_SMI_AUTODISCOVERY,
+						  &list),
+		     VIP_INVALID_PARAMETER);
+	for (i = 0; i < 2; i++)
+		free(slots[i]);
+	VipCloseNic(nic);
+}
