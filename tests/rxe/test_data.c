@@ -224,6 +224,11 @@ Test(data, messages_complete_in_posting_order)
 		memset(data + i * 4096, 'a' + i, 100 + i);
 		s[i] = vt_desc(&c.m, N + i);
 		vt_fill(s[i], &c.m, data + i * 4096, 100 + i);
+		/* Some programs link what they post through CS.Next, others
+		 * leave it: either way each post stands alone. */
+		if (i + 1 < N)
+			s[i]->CS.Next.Address = vt_desc_at(&c.m, N + i + 1);
+		s[i]->CS.NextHandle = c.m.mh;
 		cr_assert_eq(VipPostSend(c.vi, s[i], c.m.mh), VIP_SUCCESS);
 	}
 	for (i = 0; i < N; i++) {
