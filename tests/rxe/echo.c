@@ -65,7 +65,14 @@ int echo_server(void *arg)
 		vt_fill(s, &m, reply, out->CS.Length);
 		if (!out->CS.Length)
 			s->CS.SegCount = 0;
-		VT_CHECK(VipPostSend(vi, s, m.mh) == VIP_SUCCESS);
+		{
+			VIP_RETURN pr = VipPostSend(vi, s, m.mh);
+
+			if (pr != VIP_SUCCESS)
+				fprintf(stderr, "echo: VipPostSend returned %d\n",
+					pr);
+			VT_CHECK(pr == VIP_SUCCESS);
+		}
 		VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 		VT_CHECK(out == s);
 		VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));

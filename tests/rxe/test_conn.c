@@ -1,6 +1,8 @@
 /* test_conn.c - connection management between two processes over rxe. */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -362,4 +364,85 @@ Test(conn, a_vi_reconnects_after_disconnect)
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(s1, 30), 0);
 	cr_expect_eq(vt_join(s2, 30), 0);
+}
+
+/* Accepts, then sits there until killed. */
+static int doomed_server(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi;
+
+	VT_CHECK(nic);
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	VT_CHECK(vt_accept(nic, arg, vi) == VIP_SUCCESS);
+	for (;;)
+		pause();
+	return 0;
+}
+
+Test(conn, a_killed_peer_is_detected_and_the_survivor_goes_on)
+{
+	struct echo_args a = { .disc = "c-after", .count = 1,
+			       .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	/* Both peers start before this process opens its NIC: a child must
+	 * not inherit verbs state. */
+	pid_t srv = vt_spawn(doomed_server, "c-doomed");
+	pid_t next = vt_spawn(echo_server, &a);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *remote;
+	VIP_DESCRIPTOR *r, *s, *out;
+	struct timespec t0;
+	struct vt_mem m;
+	VIP_VI_HANDLE vi;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+	double ms;
+
+	cr_assert_not_null(nic);
+	vt_mem_init(&m, nic, 8192, NULL);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	r = vt_desc(&m, 0);
+	vt_fill(r, &m, vt_data(&m), 4096);
+	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
+	remote = vt_addr(nic, "c-doomed");
+	cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS, &ra),
+		     VIP_SUCCESS);
+	free(remote);
+
+	kill(srv, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* The receive completes, flushed, within a bounded time. */
+	cr_assert_eq(VipRecvWait(vi, 15000, &out), VIP_SUCCESS);
+	ms = elapsed_ms(&t0);
+	cr_expect_eq(out, r);
+	cr_expect(r->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_ERROR);
+	cr_log_info("killed peer detected in %.0f ms", ms);
+	cr_expect_lt(ms, 15000.0);
+	vt_join(srv, 5);
+
+	/* Disconnect, reconnect elsewhere, and go on. */
+	cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
+	r = vt_desc(&m, 0);
+	vt_fill(r, &m, vt_data(&m), 4096);
+	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
+	remote = vt_addr(nic, "c-after");
+	cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS, &ra),
+		     VIP_SUCCESS);
+	free(remote);
+	s = vt_desc(&m, 1);
+	vt_fill(s, &m, vt_data(&m) + 4096, 8);
+	cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE,
+		     "status 0x%x send 0x%x", r->CS.Status, s->CS.Status);
+	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	vt_mem_fini(&m);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(next, 30), 0);
 }

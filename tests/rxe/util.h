@@ -48,7 +48,8 @@ static inline VIP_DATA_SEGMENT *vt_seg(VIP_DESCRIPTOR *d, int i)
 void vt_fill(VIP_DESCRIPTOR *d, struct vt_mem *m, void *buf, unsigned len);
 
 /* Runs fn in a child process (fresh NIC there); returns its pid. The
- * child's exit status is 0 on success, else the failing line. */
+ * child's exit status is 0 on success, else the failing line. Spawn before
+ * the parent opens a NIC: verbs state does not survive fork. */
 pid_t vt_spawn(int (*fn)(void *arg), void *arg);
 /* Waits for the child (bounded) and returns its exit status, or -1. */
 int vt_join(pid_t pid, int timeout_s);
