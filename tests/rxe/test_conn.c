@@ -366,16 +366,23 @@ Test(conn, a_vi_reconnects_after_disconnect)
 	cr_expect_eq(vt_join(s2, 30), 0);
 }
 
-/* Accepts, then sits there until killed. */
+/* Accepts, says so, then sits there until killed. */
 static int doomed_server(void *arg)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_DESCRIPTOR *s, *out;
+	struct vt_mem m;
 	VIP_VI_HANDLE vi;
 
 	VT_CHECK(nic);
+	vt_mem_init(&m, nic, 4096, NULL);
 	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
 	VT_CHECK(vt_accept(nic, arg, vi) == VIP_SUCCESS);
+	s = vt_desc(&m, 0);
+	vt_fill(s, &m, vt_data(&m), 5);
+	VT_CHECK(VipPostSend(vi, s, m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 	for (;;)
 		pause();
 	return 0;
@@ -410,6 +417,12 @@ Test(conn, a_killed_peer_is_detected_and_the_survivor_goes_on)
 	cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS, &ra),
 		     VIP_SUCCESS);
 	free(remote);
+	/* The peer is fully connected (it said so); now it dies. */
+	cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(out->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	r = vt_desc(&m, 0);
+	vt_fill(r, &m, vt_data(&m), 4096);
+	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
 
 	kill(srv, SIGKILL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
