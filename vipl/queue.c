@@ -202,8 +202,23 @@ static void submit_held(struct vip_queue *q)
 	}
 }
 
+/* As a VIA NIC's queue did: the previous descriptor still on the queue
+ * points at this one (programs may walk CS.Next), and this one ends it. */
+static void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
+		      VIP_MEM_HANDLE handle)
+{
+	if (q->tail != q->head) {
+		VIP_DESCRIPTOR *prev = q->ring[(q->tail - 1) & q->mask];
+
+		prev->CS.Next.Address = d;
+		prev->CS.NextHandle = handle;
+	}
+	d->CS.Next.AddressBits = 0;
+	d->CS.NextHandle = 0;
+}
+
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
-		       VIP_DESCRIPTOR *d)
+		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 {
 	bool inline_data = !q->recv && can_inline(vi, d);
 	int err = 0;
@@ -219,6 +234,7 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		return VIP_ERROR_RESOURCE;
 	}
 	d->CS.Status = 0;
+	link_desc(q, d, handle);
 	q->ring[q->tail & q->mask] = d;
 	/* Behind a held descriptor, or fenced itself: hold it too. */
 	if (q->submitted != q->tail || (!q->recv && fenced(q, d))) {
@@ -266,7 +282,7 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
 	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
 		return VIP_INVALID_STATE;
-	return post(vi, &vi->sq, d);
+	return post(vi, &vi->sq, d, MemoryHandle);
 }
 
 VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
@@ -283,7 +299,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		return ret;
 	}
 	/* Receives may be posted before the VI is connected. */
-	ret = post(vi, &vi->rq, d);
+	ret = post(vi, &vi->rq, d, MemoryHandle);
 	/* On a broken connection the descriptor must complete (flushed), but
 	 * a provider may only flush its receive queue on a state change (rxe
 	 * does): ask again. Error path only. */

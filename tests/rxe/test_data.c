@@ -224,13 +224,18 @@ Test(data, messages_complete_in_posting_order)
 		memset(data + i * 4096, 'a' + i, 100 + i);
 		s[i] = vt_desc(&c.m, N + i);
 		vt_fill(s[i], &c.m, data + i * 4096, 100 + i);
-		/* Some programs link what they post through CS.Next, others
-		 * leave it: either way each post stands alone. */
-		if (i + 1 < N)
-			s[i]->CS.Next.Address = vt_desc_at(&c.m, N + i + 1);
-		s[i]->CS.NextHandle = c.m.mh;
+		/* Whatever the program left in CS.Next, each post stands
+		 * alone; the provider links the queue itself. */
+		s[i]->CS.Next.AddressBits = 0xdeadbeefull;
+		s[i]->CS.NextHandle = 0x1234;
 		cr_assert_eq(VipPostSend(c.vi, s[i], c.m.mh), VIP_SUCCESS);
 	}
+	/* Linked as a VIA queue is: each points at the next one posted. */
+	for (i = 0; i + 1 < N; i++) {
+		cr_expect_eq(r[i]->CS.Next.Address, r[i + 1]);
+		cr_expect_eq(r[i]->CS.NextHandle, c.m.mh);
+	}
+	cr_expect_eq(r[N - 1]->CS.Next.Address, NULL);
 	for (i = 0; i < N; i++) {
 		cr_assert_eq(VipSendWait(c.vi, VT_TIMEOUT_MS, &out),
 			     VIP_SUCCESS);
