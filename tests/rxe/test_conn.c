@@ -1,4 +1,5 @@
 /* test_conn.c - connection management between two processes over rxe. */
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -458,4 +459,105 @@ Test(conn, a_killed_peer_is_detected_and_the_survivor_goes_on)
 	vt_mem_fini(&m);
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(next, 30), 0);
+}
+
+/* Several threads of one server each wait for their own discriminator. */
+struct waiter {
+	VIP_NIC_HANDLE nic;
+	const char *disc;
+	VIP_RETURN ret;
+	char got_disc[17];
+};
+
+static void *wait_one(void *arg)
+{
+	struct waiter *w = arg;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NET_ADDRESS *local = vt_addr(w->nic, w->disc);
+	VIP_NET_ADDRESS *remote = vt_addr_buf();
+	VIP_CONN_HANDLE conn;
+	VIP_VI_HANDLE vi;
+
+	w->ret = VipCreateVi(w->nic, &va, NULL, NULL, &vi);
+	if (w->ret == VIP_SUCCESS)
+		w->ret = VipConnectWait(w->nic, local, VT_TIMEOUT_MS, remote,
+					&ra, &conn);
+	if (w->ret == VIP_SUCCESS) {
+		/* The requester names us in its own discriminator. */
+		memcpy(w->got_disc, remote->HostAddress + remote->HostAddressLen,
+		       remote->DiscriminatorLen);
+		w->ret = VipConnectAccept(conn, vi);
+	}
+	if (w->ret == VIP_SUCCESS) {
+		VIP_DESCRIPTOR *out;
+		struct vt_mem m;
+
+		/* Stay until the requester leaves. */
+		vt_mem_init(&m, w->nic, 4096, NULL);
+		vt_fill(vt_desc(&m, 0), &m, vt_data(&m), 64);
+		VipPostRecv(vi, vt_desc_at(&m, 0), m.mh);
+		VipRecvWait(vi, VT_TIMEOUT_MS, &out);
+		VipDisconnect(vi);
+		VipDestroyVi(vi);
+		vt_mem_fini(&m);
+	}
+	free(local);
+	free(remote);
+	return NULL;
+}
+
+static int multi_server(void *arg)
+{
+	static const char *discs[3] = { "m-one", "m-two", "m-three" };
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	struct waiter w[3];
+	pthread_t t[3];
+	int i;
+
+	(void)arg;
+	VT_CHECK(nic);
+	/* One NIC serves all three at once. */
+	for (i = 0; i < 3; i++)
+		w[i] = (struct waiter){ .nic = nic, .disc = discs[i] };
+	for (i = 0; i < 3; i++)
+		VT_CHECK(!pthread_create(&t[i], NULL, wait_one, &w[i]));
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		VT_CHECK(w[i].ret == VIP_SUCCESS);
+		/* Each thread got the requester that asked for it. */
+		VT_CHECK(!strcmp(w[i].got_disc, discs[i] + 2));
+	}
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
+{
+	static const char *discs[3] = { "m-three", "m-one", "m-two" };
+	pid_t srv = vt_spawn(multi_server, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi[3];
+	int i;
+
+	cr_assert_not_null(nic);
+	/* In another order than the server's threads started. */
+	for (i = 0; i < 3; i++) {
+		VIP_NET_ADDRESS *local = vt_addr(nic, discs[i] + 2);
+		VIP_NET_ADDRESS *remote = vt_addr(nic, discs[i]);
+
+		cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi[i]),
+			     VIP_SUCCESS);
+		cr_assert_eq(VipConnectRequest(vi[i], local, remote,
+					       VT_TIMEOUT_MS, &ra),
+			     VIP_SUCCESS);
+		free(local);
+		free(remote);
+	}
+	for (i = 0; i < 3; i++) {
+		cr_expect_eq(VipDisconnect(vi[i]), VIP_SUCCESS);
+		cr_expect_eq(VipDestroyVi(vi[i]), VIP_SUCCESS);
+	}
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(srv, 30), 0);
 }
