@@ -12,7 +12,7 @@
 #define ACCEPT_TIMEOUT_MS 10000
 #define DRAIN_TIMEOUT_NS 2000000000ull
 
-static void info_from_vi(struct map_conn_info *info, const struct vip_vi *vi)
+void vip_info_from_vi(struct map_conn_info *info, const struct vip_vi *vi)
 {
 	memset(info, 0, sizeof(*info));
 	info->level = vi->attrs.ReliabilityLevel & ~VIP_SERVICE_DFC;
@@ -21,7 +21,7 @@ static void info_from_vi(struct map_conn_info *info, const struct vip_vi *vi)
 	info->rdma_read = vi->attrs.EnableRdmaRead;
 }
 
-static void attrs_from_info(VIP_VI_ATTRIBUTES *a,
+void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,
 			    const struct map_conn_info *info)
 {
 	memset(a, 0, sizeof(*a));
@@ -62,7 +62,7 @@ void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code)
 		map_conn_break(vi->conn);
 }
 
-static void connected(struct vip_vi *vi, struct map_conn *mc)
+void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc)
 {
 	vi->broken = false;
 	vi->conn = mc;
@@ -108,7 +108,7 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 	memcpy(RemoteAddr->HostAddress, peer_addr, peer_len);
 	memcpy(RemoteAddr->HostAddress + peer_len, c->peer.src_disc,
 	       c->peer.src_disc_len);
-	attrs_from_info(RemoteViAttribs, &c->peer);
+	vip_attrs_from_info(RemoteViAttribs, &c->peer);
 	*ConnHandle = c->handle;
 	return VIP_SUCCESS;
 }
@@ -130,7 +130,7 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 		return VIP_INVALID_PARAMETER;
 	if (vip_vi_state(vi) != VIP_STATE_IDLE)
 		return VIP_INVALID_STATE;
-	info_from_vi(&mine, vi);
+	vip_info_from_vi(&mine, vi);
 	/* The connection is refused, and the handle used up, on a mismatch:
 	 * the requester learns why from the reject. */
 	if (c->peer.level != mine.level) {
@@ -147,7 +147,7 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 		return vip_from_errno(err);
 	}
-	connected(vi, c->mc);
+	vip_vi_connected(vi, c->mc);
 	conn_free(c);
 	return VIP_SUCCESS;
 }
@@ -163,7 +163,7 @@ VIP_RETURN VipConnectReject(VIP_CONN_HANDLE ConnHandle)
 	return VIP_SUCCESS;
 }
 
-static VIP_RETURN reject_code(enum map_reject_reason why)
+VIP_RETURN vip_reject_code(enum map_reject_reason why)
 {
 	switch (why) {
 	case MAP_REJECT_NO_MATCH:
@@ -196,7 +196,7 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 					    VIP_STATE_CONNECT_PENDING))
 		return VIP_INVALID_STATE;
 
-	info_from_vi(&mine, vi);
+	vip_info_from_vi(&mine, vi);
 	mine.disc_len = RemoteAddr->DiscriminatorLen;
 	memcpy(mine.disc, vip_addr_disc(RemoteAddr), mine.disc_len);
 	if (LocalAddr) {
@@ -212,11 +212,11 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 	if (err) {
 		map_qp_reset(vi->qp);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
-		return err == ECONNREFUSED ? reject_code(why)
+		return err == ECONNREFUSED ? vip_reject_code(why)
 					   : vip_from_errno(err);
 	}
-	attrs_from_info(RemoteViAttribs, &peer);
-	connected(vi, mc);
+	vip_attrs_from_info(RemoteViAttribs, &peer);
+	vip_vi_connected(vi, mc);
 	return VIP_SUCCESS;
 }
 

@@ -149,6 +149,7 @@ struct vip_vi {
 	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
 	struct vip_vi *next, **pprev; /* in nic->vis */
+	struct vip_peer *peer; /* a VipConnectPeerRequest under way */
 	/* The error that broke the connection, for the error callback. */
 	VIP_ERROR_CODE broken_code;
 	VIP_DESCRIPTOR *broken_desc;
@@ -234,6 +235,14 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 /* Ends a connection on vi and returns it to Idle with every descriptor
  * completed (flushed if need be). */
 void vip_vi_drop_connection(struct vip_vi *vi);
+/* conn.c, shared with peer.c */
+void vip_info_from_vi(struct map_conn_info *info, const struct vip_vi *vi);
+void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,
+			 const struct map_conn_info *info);
+void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc);
+VIP_RETURN vip_reject_code(enum map_reject_reason why);
+/* peer.c: a VI going away waits for its peer request to end. */
+void vip_peer_reap(struct vip_vi *vi);
 /* A descriptor error broke vi's connection (queue lock held). */
 void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
 void vip_vi_destroy(struct vip_vi *vi);

@@ -83,6 +83,7 @@ static void close_vi(void *obj, void *arg)
 
 	if (vi->nic != arg)
 		return;
+	vip_peer_reap(vi);
 	vip_vi_drop_connection(vi);
 	vip_vi_destroy(vi);
 }

@@ -1,6 +1,6 @@
 /*
  * pending.c - entry points whose work belongs to later milestones
- * (peer-to-peer connections, Giganet's vendor calls).
+ * (Giganet's vendor calls).
  * Every symbol exists so that VIA programs link; each answers
  * VIP_ERROR_NOT_SUPPORTED until its implementation lands in a file named
  * for it.
@@ -9,22 +9,6 @@
 
 /* The parameters are there for the signatures only. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
-
-VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE v, VIP_NET_ADDRESS *l,
-				 VIP_NET_ADDRESS *r, VIP_ULONG t)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipConnectPeerDone(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
-
-VIP_RETURN VipConnectPeerWait(VIP_VI_HANDLE v, VIP_VI_ATTRIBUTES *a)
-{
-	return VIP_ERROR_NOT_SUPPORTED;
-}
 
 VIP_RETURN VipAddTagCQ(VIP_CQ_HANDLE q, VIP_EVENT_HANDLE *e, VIP_ULONG t,
 		       VIP_ULONG p)

@@ -1,0 +1,154 @@
+/* test_peer.c - peer-to-peer connections between processes over rxe. */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "util.h"
+
+TestSuite(peer, .timeout = 120);
+
+enum { MAX_MEMBERS = 4 };
+
+static VIP_NET_ADDRESS *mesh_addr(VIP_NIC_HANDLE nic, int from, int to)
+{
+	char disc[16];
+
+	snprintf(disc, sizeof(disc), "mesh-%d-%d", from, to);
+	return vt_addr(nic, disc);
+}
+
+/*
+ * One member of a full mesh of n processes (what Global Arrays' ARMCI
+ * did): a VI per other member, connected peer-to-peer, one message each
+ * way on every VI. Member 0 polls VipConnectPeerDone; the others wait.
+ */
+static int member(int me, int n)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_HANDLE vi[MAX_MEMBERS];
+	VIP_DESCRIPTOR *r, *s, *out;
+	struct vt_mem m;
+	VIP_RETURN ret;
+	int j;
+
+	VT_CHECK(nic);
+	vt_mem_init(&m, nic, 2 * MAX_MEMBERS * 64, NULL);
+	VT_CHECK(m.base);
+	for (j = 0; j < n; j++) {
+		VIP_NET_ADDRESS *local, *remote;
+
+		if (j == me)
+			continue;
+		VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi[j]) ==
+			 VIP_SUCCESS);
+		r = vt_desc(&m, j);
+		vt_fill(r, &m, vt_data(&m) + 64 * j, 64);
+		VT_CHECK(VipPostRecv(vi[j], r, m.mh) == VIP_SUCCESS);
+		local = mesh_addr(nic, me, j);
+		remote = mesh_addr(nic, j, me);
+		VT_CHECK(VipConnectPeerRequest(vi[j], local, remote,
+					       VT_TIMEOUT_MS) == VIP_SUCCESS);
+		free(local);
+		free(remote);
+	}
+	for (j = 0; j < n; j++) {
+		if (j == me)
+			continue;
+		if (me == 0) {
+			while ((ret = VipConnectPeerDone(vi[j], &ra)) ==
+			       VIP_NOT_DONE)
+				usleep(1000);
+		} else {
+			ret = VipConnectPeerWait(vi[j], &ra);
+		}
+		VT_CHECK(ret == VIP_SUCCESS);
+		VT_CHECK(ra.ReliabilityLevel == VIP_SERVICE_RELIABLE_DELIVERY);
+		/* Used up: nothing more to collect. */
+		VT_CHECK(VipConnectPeerDone(vi[j], &ra) == VIP_INVALID_STATE);
+	}
+	for (j = 0; j < n; j++) {
+		if (j == me)
+			continue;
+		s = vt_desc(&m, MAX_MEMBERS + j);
+		memset(vt_data(&m) + 64 * (MAX_MEMBERS + j), 'A' + me, 10);
+		vt_fill(s, &m, vt_data(&m) + 64 * (MAX_MEMBERS + j), 10);
+		VT_CHECK(VipPostSend(vi[j], s, m.mh) == VIP_SUCCESS);
+		VT_CHECK(VipSendWait(vi[j], VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+		VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));
+	}
+	for (j = 0; j < n; j++) {
+		if (j == me)
+			continue;
+		VT_CHECK(VipRecvWait(vi[j], VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+		VT_CHECK(out->CS.Length == 10);
+		VT_CHECK(vt_data(&m)[64 * j] == 'A' + j);
+	}
+	for (j = 0; j < n; j++) {
+		if (j == me)
+			continue;
+		VipDisconnect(vi[j]);
+		VT_CHECK(VipDestroyVi(vi[j]) == VIP_SUCCESS);
+	}
+	vt_mem_fini(&m);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+static int member1of2(void *arg) { (void)arg; return member(1, 2); }
+static int member1of3(void *arg) { (void)arg; return member(1, 3); }
+static int member2of3(void *arg) { (void)arg; return member(2, 3); }
+
+Test(peer, two_peers_connect_whichever_starts_first)
+{
+	pid_t p = vt_spawn(member1of2, NULL);
+
+	cr_expect_eq(member(0, 2), 0);
+	cr_expect_eq(vt_join(p, 60), 0);
+}
+
+Test(peer, three_processes_build_a_full_mesh)
+{
+	pid_t p1 = vt_spawn(member1of3, NULL), p2 = vt_spawn(member2of3, NULL);
+
+	cr_expect_eq(member(0, 3), 0);
+	cr_expect_eq(vt_join(p1, 60), 0);
+	cr_expect_eq(vt_join(p2, 60), 0);
+}
+
+Test(peer, bad_requests_are_refused_and_a_lonely_one_times_out)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *me, *other;
+	VIP_VI_HANDLE vi;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	me = vt_addr(nic, "lonely");
+	other = vt_addr(nic, "nobody");
+	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerRequest(vi, me, me, 100),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectPeerRequest(vi, me, NULL, 100),
+		     VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipConnectPeerRequest(NULL, me, other, 100),
+		     VIP_INVALID_PARAMETER);
+	cr_assert_eq(VipConnectPeerRequest(vi, me, other, 300), VIP_SUCCESS);
+	cr_expect_eq(VipConnectPeerRequest(vi, me, other, 300),
+		     VIP_INVALID_STATE);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_CONNECT_PENDING);
+	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_TIMEOUT);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	free(me);
+	free(other);
+	VipCloseNic(nic);
+}
