@@ -250,3 +250,33 @@ Test(examples, cq_server_echoes_for_every_client_through_one_cq)
 	cr_expect_not_null(strstr(out, want), "server said: %s", out);
 	free(out);
 }
+
+Test(examples, peer_builds_a_full_mesh_of_four_processes)
+{
+	enum { RANKS = 4 };
+	char addr[INET6_ADDRSTRLEN], rank[RANKS][8], want[64], *out;
+	const char *args[RANKS][7];
+	struct proc p[RANKS];
+	int i;
+
+	device_addr(addr, sizeof(addr));
+	for (i = 0; i < RANKS; i++) {
+		snprintf(rank[i], sizeof(rank[i]), "%d", i);
+		args[i][0] = "-r";
+		args[i][1] = rank[i];
+		args[i][2] = "-N";
+		args[i][3] = "4";
+		args[i][4] = "-a";
+		args[i][5] = addr;
+		args[i][6] = NULL;
+		start(&p[i], "peer", args[i]);
+	}
+	for (i = 0; i < RANKS; i++) {
+		cr_expect_eq(finish(&p[i], "peer", &out), 0);
+		snprintf(want, sizeof(want),
+			 "rank %d: connected to %d peers, every message checked",
+			 i, RANKS - 1);
+		cr_expect_not_null(strstr(out, want), "rank %d said: %s", i, out);
+		free(out);
+	}
+}
