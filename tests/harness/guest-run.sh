@@ -49,8 +49,10 @@ fail() {
 # ~0.1 s under TCG. overlay is optional (see mount_scratch).
 load_modules() {
     local mod
-    modprobe -a overlay veth rdma_rxe ib_uverbs rdma_ucm 2>/dev/null && return 0
-    for mod in veth rdma_rxe ib_uverbs rdma_ucm; do
+    local -a mods=(veth rdma_rxe ib_uverbs rdma_ucm)
+    [[ -z ${RXE_NIC_MAC:-} ]] || mods+=(virtio_net)
+    modprobe -a overlay "${mods[@]}" 2>/dev/null && return 0
+    for mod in "${mods[@]}"; do
         modprobe "$mod" || fail "modprobe $mod failed"
     done
 }
@@ -94,14 +96,42 @@ mount_rw_shares() {
     done
 }
 
-# Build the loopback rxe setup (see lib-rxe.sh).
+# The name of the netdev with MAC address MAC (the virtio NIC, rxe-run2),
+# waiting up to 10 s for it to appear.
+find_nic() { # var mac
+    local dir mac i
+    for ((i = 0; i < 100; i++)); do
+        for dir in /sys/class/net/*; do
+            rxe_read mac "$dir/address"
+            if [[ $mac == "$2" ]]; then
+                printf -v "$1" '%s' "${dir##*/}"
+                return 0
+            fi
+        done
+        sleep 0.1
+    done
+    return 1
+}
+
+# Build the loopback rxe setup (see lib-rxe.sh), or, with RXE_NIC_MAC set,
+# rxe on the guest's NIC (rxe-run2: the peer guest is on the other end).
 setup_rxe() {
-    local err
+    local err nic
     # lo must be up: rdma_cm resolving the device's own address routes
     # through it (the kernel leaves lo down when there is no init system).
     ip link set lo up || fail "ip link set lo up failed"
-    err=$(rxe_setup_veth vipl0 vipl1 "$RXE_DEV" "$RXE_ADDR" "$RXE_PREFIX" 2>&1) ||
-        fail "rxe setup failed: $err"
+    if [[ -n ${RXE_NIC_MAC:-} ]]; then
+        find_nic nic "$RXE_NIC_MAC" || fail "no network interface with MAC $RXE_NIC_MAC"
+        ip addr add "$RXE_ADDR/$RXE_PREFIX" dev "$nic" || fail "cannot add $RXE_ADDR to $nic"
+        ip link set "$nic" up || fail "cannot bring $nic up"
+        rdma link add "$RXE_DEV" type rxe netdev "$nic" ||
+            fail "rdma link add $RXE_DEV type rxe netdev $nic failed"
+        RXE_ON=$nic
+    else
+        err=$(rxe_setup_veth vipl0 vipl1 "$RXE_DEV" "$RXE_ADDR" "$RXE_PREFIX" 2>&1) ||
+            fail "rxe setup failed: $err"
+        RXE_ON=vipl0
+    fi
     say "$RXE_DEV created, waiting for it to become ready"
     err=$(rxe_wait_ready "$RXE_DEV" "$RXE_ADDR" 30 2>&1) || fail "$err"
 }
@@ -135,7 +165,7 @@ main() {
     # kernel's default limit (8 MiB) is small.
     ulimit -l unlimited || say "warning: cannot raise the memlock limit"
     setup_rxe
-    say "$RXE_DEV ready on vipl0 ($RXE_ADDR); running the command"
+    say "$RXE_DEV ready on $RXE_ON ($RXE_ADDR); running the command"
 
     local rc=0
     run_job || rc=$?
