@@ -28,6 +28,14 @@ others=$(nm -D --defined-only "$libdir/libvipl.so.1" |
 	awk '$2 ~ /^[TDBR]$/ && $3 !~ /^Vip/ { print $3 }')
 [ -z "$others" ] || fail "exports more than Vip*: $others"
 
+# The tool: installed to bin, runs, and finds the libvipl installed beside it.
+info=$stage/bin/vipl_info
+[ -x "$info" ] || fail "vipl_info was not installed in $stage/bin"
+"$info" -h >/dev/null || fail "installed vipl_info -h failed"
+used=$(ldd "$info" | awk '$1 == "libvipl.so.1" { print $3 }')
+[ -n "$used" ] && [ "$(realpath "$used")" = "$(realpath "$libdir/libvipl.so.1")" ] ||
+	fail "installed vipl_info uses '$used', not $libdir/libvipl.so.1"
+
 cmake -S "$here" -B "$out/cmake-build" -DCMAKE_PREFIX_PATH="$stage" \
 	-DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$out/cmake-build" >/dev/null
@@ -43,4 +51,4 @@ cc -Wall -Wextra -Werror -o "$out/bin/consumer_pkgconfig_static" \
 	"$here/consumer.c" -static-libgcc \
 	$(pkg-config --cflags --static --libs vipl | sed 's/-lvipl/-l:libvipl.a/')
 echo "install check: header, libraries, pkg-config and CMake package in place;" \
-	"soname $soname; only Vip* exported; 4 consumers built"
+	"soname $soname; only Vip* exported; vipl_info in bin; 4 consumers built"
