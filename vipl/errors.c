@@ -43,6 +43,37 @@ VIP_RETURN vip_from_errno(int err)
 	return VIP_ERROR_RESOURCE;
 }
 
+static const char *const return_names[] = {
+	[VIP_SUCCESS] = "VIP_SUCCESS",
+	[VIP_NOT_DONE] = "VIP_NOT_DONE",
+	[VIP_INVALID_PARAMETER] = "VIP_INVALID_PARAMETER",
+	[VIP_ERROR_RESOURCE] = "VIP_ERROR_RESOURCE",
+	[VIP_TIMEOUT] = "VIP_TIMEOUT",
+	[VIP_REJECT] = "VIP_REJECT",
+	[VIP_INVALID_RELIABILITY_LEVEL] = "VIP_INVALID_RELIABILITY_LEVEL",
+	[VIP_INVALID_MTU] = "VIP_INVALID_MTU",
+	[VIP_INVALID_QOS] = "VIP_INVALID_QOS",
+	[VIP_INVALID_PTAG] = "VIP_INVALID_PTAG",
+	[VIP_INVALID_RDMAREAD] = "VIP_INVALID_RDMAREAD",
+	[VIP_DESCRIPTOR_ERROR] = "VIP_DESCRIPTOR_ERROR",
+	[VIP_INVALID_STATE] = "VIP_INVALID_STATE",
+	[VIP_ERROR_NAMESERVICE] = "VIP_ERROR_NAMESERVICE",
+	[VIP_NO_MATCH] = "VIP_NO_MATCH",
+	[VIP_NOT_REACHABLE] = "VIP_NOT_REACHABLE",
+	[VIP_ERROR_NOT_SUPPORTED] = "VIP_ERROR_NOT_SUPPORTED",
+	[VIP_ERROR] = "VIP_ERROR",
+};
+
+const char *vip_return_name(VIP_RETURN ret)
+{
+	unsigned int i = (unsigned int)ret;
+
+	if (i < sizeof(return_names) / sizeof(return_names[0]) &&
+	    return_names[i])
+		return return_names[i];
+	return NULL;
+}
+
 int vip_timeout_ms(VIP_ULONG timeout)
 {
 	if (timeout >= VIP_INFINITE)

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* First: the implementations take internal names (see the file). */
+#include "impl_names.h"
+
 #include "mapping.h"
 #include "vipl.h"
 
@@ -166,6 +169,8 @@ struct vip_conn {
 /* ------------------------------------------------------------ helpers */
 
 VIP_RETURN vip_from_errno(int err);
+/* The name of a return code ("VIP_SUCCESS"...), NULL for no such code. */
+const char *vip_return_name(VIP_RETURN ret);
 /* The error callback's code for a descriptor that completed in error. */
 VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
 			      uint32_t status);
