@@ -141,16 +141,20 @@ static bool aligned(const VIP_DESCRIPTOR *d)
 	return ((uintptr_t)d & (VIP_DESCRIPTOR_ALIGNMENT - 1)) == 0;
 }
 
-/* The descriptor must lie in a region registered under handle, in the
- * VI's protection tag. */
-static bool desc_memory_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
-			   VIP_MEM_HANDLE handle)
+/* The descriptor, its control segment and the SegCount segments after
+ * it (the post reads them all), must lie in a region registered under
+ * handle, in the VI's protection tag. */
+static inline bool desc_memory_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+				  VIP_MEM_HANDLE handle)
 {
 	struct vip_mr *mr = vip_mr_find(vi->nic, handle);
 	const uint8_t *p = (const uint8_t *)d;
 
 	return mr && mr->ptag == vi->ptag && p >= mr->start &&
-	       p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len;
+	       p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len &&
+	       d->CS.SegCount <= (size_t)(mr->start + mr->len - p -
+					  sizeof(VIP_CONTROL_SEGMENT)) /
+					 sizeof(VIP_DESCRIPTOR_SEGMENT);
 }
 
 /* Inline data is copied by the CPU, so the device would not catch a bad

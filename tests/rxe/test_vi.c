@@ -1,5 +1,6 @@
 /* test_vi.c - VI creation, queries and posting rules on an unconnected VI. */
 #include <string.h>
+#include <sys/mman.h>
 
 #include <criterion/criterion.h>
 
@@ -201,6 +202,36 @@ Test(vi, unregistered_descriptor_memory_is_refused, .init = setup,
 	cr_expect_eq(VipPostRecv(vi, d, mem.mh), VIP_INVALID_PARAMETER);
 	free(d);
 	VipDestroyVi(vi);
+}
+
+/* A post reads the whole descriptor: segments that run past the end of
+ * its region are refused, here where the next page is not even mapped. */
+Test(vi, descriptor_segments_past_the_region_are_refused, .init = setup,
+     .fini = teardown)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	VIP_VI_HANDLE vi = make_vi();
+	VIP_DESCRIPTOR *d;
+	VIP_MEM_HANDLE mh;
+	char *p;
+
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_eq(munmap(p + page, page), 0);
+	memset(p, 0, page);
+	cr_assert_eq(VipRegisterMem(nic, p, page, NULL, &mh), VIP_SUCCESS);
+	/* The region's last 64 bytes: room for the control segment and two
+	 * segments, not for 3 or 16. */
+	d = (VIP_DESCRIPTOR *)(p + page - 64);
+	d->CS.SegCount = 16;
+	cr_expect_eq(VipPostRecv(vi, d, mh), VIP_INVALID_PARAMETER);
+	cr_expect_eq(VipPostSend(vi, d, mh), VIP_INVALID_PARAMETER);
+	d->CS.SegCount = 3;
+	cr_expect_eq(VipPostRecv(vi, d, mh), VIP_INVALID_PARAMETER);
+	VipDestroyVi(vi);
+	VipDeregisterMem(nic, p, mh);
+	munmap(p, page);
 }
 
 Test(vi, done_and_wait_need_their_pointers, .init = setup, .fini = teardown)
