@@ -71,6 +71,25 @@ int map_dev_open(const char *name, struct map_dev **out);
 void map_dev_close(struct map_dev *dev);
 int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr);
 
+/* Asynchronous device events, in words the VIPL layer can map. */
+enum map_dev_event {
+	MAP_EV_IGNORED, /* informational: nothing to report */
+	MAP_EV_PORT_DOWN, /* the port lost its link */
+	MAP_EV_PORT_UP, /* the port is active again */
+	MAP_EV_DEVICE_FATAL, /* the device is gone or broken for good */
+	MAP_EV_CQ_ERROR, /* a completion queue overran: completions lost */
+};
+typedef void (*map_dev_event_fn)(void *arg, enum map_dev_event ev);
+
+/* Pure: which of the above a verbs async event type (an int holding an
+ * enum ibv_event_type) is. */
+enum map_dev_event map_event_kind(int ibv_event_type);
+/* Starts a thread that hands each device event to fn(arg, ev); fn runs
+ * on that thread. */
+int map_dev_watch(struct map_dev *dev, map_dev_event_fn fn, void *arg);
+/* Stops that thread (map_dev_close does too); no fn call after it. */
+void map_dev_unwatch(struct map_dev *dev);
+
 /* ------------------------------------------------------------ pd and mr */
 
 #define MAP_ACCESS_REMOTE_WRITE 0x1
@@ -166,7 +185,8 @@ enum map_reject_reason {
 	MAP_REJECT_BY_PEER = 1, /* VipConnectReject */
 	MAP_REJECT_NO_MATCH = 2, /* nobody waits for that discriminator */
 	MAP_REJECT_LEVEL = 3, /* reliability levels differ */
-	MAP_REJECT_ATTRS = 4, /* transfer size or RDMA settings */
+	MAP_REJECT_MTU = 4, /* max transfer sizes differ */
+	MAP_REJECT_RDMA_READ = 5, /* RDMA read enabled on one side only */
 };
 
 /* Port on which a discriminator listens (pure, unit-tested). */

@@ -173,6 +173,10 @@ VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
 void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
 		      VIP_DESCRIPTOR *desc, VIP_RESOURCE_CODE resource,
 		      VIP_ERROR_CODE code);
+/* The error callback's resource and code for a device event; false when
+ * the event is not an error. */
+bool vip_event_error(enum map_dev_event ev, VIP_RESOURCE_CODE *resource,
+		     VIP_ERROR_CODE *code);
 /* Milliseconds for the mapping layer: -1 for VIP_INFINITE. */
 int vip_timeout_ms(VIP_ULONG timeout);
 
@@ -241,6 +245,9 @@ void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,
 			 const struct map_conn_info *info);
 void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc);
 VIP_RETURN vip_reject_code(enum map_reject_reason why);
+VIP_RETURN vip_check_peer(struct map_conn *mc,
+			  const struct map_conn_info *peer,
+			  const struct map_conn_info *mine);
 /* peer.c: a VI going away waits for its peer request to end. */
 void vip_peer_reap(struct vip_vi *vi);
 /* A descriptor error broke vi's connection (queue lock held). */

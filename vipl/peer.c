@@ -112,6 +112,7 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 	struct map_conn *mc;
 	struct timespec ts;
 	uint64_t deadline;
+	VIP_RETURN rc;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -133,10 +134,8 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 			break;
 		map_conn_reject(mc, MAP_REJECT_NO_MATCH);
 	}
-	if (peer.level != mine.level) {
-		map_conn_reject(mc, MAP_REJECT_LEVEL);
-		return VIP_INVALID_RELIABILITY_LEVEL;
-	}
+	if ((rc = vip_check_peer(mc, &peer, &mine)) != VIP_SUCCESS)
+		return rc;
 	err = map_conn_accept(mc, vi->qp, &mine, 10000);
 	if (err) {
 		map_conn_close(mc);

@@ -152,3 +152,49 @@ Test(peer, bad_requests_are_refused_and_a_lonely_one_times_out)
 	free(other);
 	VipCloseNic(nic);
 }
+
+/* A peer whose VI has half the transfer size of the test's. */
+static int small_peer(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote;
+	VIP_VI_HANDLE vi;
+
+	(void)arg;
+	VT_CHECK(nic);
+	va.MaxTransferSize /= 2;
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	local = mesh_addr(nic, 1, 0);
+	remote = mesh_addr(nic, 0, 1);
+	VT_CHECK(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS) ==
+		 VIP_SUCCESS);
+	VT_CHECK(VipConnectPeerWait(vi, &ra) == VIP_INVALID_MTU);
+	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(peer, transfer_size_mismatch_fails_on_both_peers)
+{
+	pid_t other = vt_spawn(small_peer, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote;
+	VIP_VI_HANDLE vi;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	local = mesh_addr(nic, 0, 1);
+	remote = mesh_addr(nic, 1, 0);
+	cr_assert_eq(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS),
+		     VIP_SUCCESS);
+	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_INVALID_MTU);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(other, 30), 0);
+}
