@@ -16,6 +16,16 @@ static uint32_t min_u32(uint64_t a, uint64_t b)
 	return (uint32_t)(a < b ? a : b);
 }
 
+/* On the device event thread. */
+static void device_event(void *arg, enum map_dev_event ev)
+{
+	VIP_RESOURCE_CODE resource;
+	VIP_ERROR_CODE code;
+
+	if (vip_event_error(ev, &resource, &code))
+		vip_report_error(arg, NULL, NULL, resource, code);
+}
+
 VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 {
 	struct vip_nic *nic;
@@ -43,16 +53,21 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 	if (err)
 		goto err_pd;
 	pthread_mutex_init(&nic->lock, NULL);
-	vip_progress_start(nic);
 	nic->handle = vip_handle_new(VIP_KIND_NIC, nic);
 	if (!nic->handle) {
 		err = ENOMEM;
-		vip_progress_stop(nic);
 		goto err_table;
 	}
+	/* The handler reports with the handle, so it starts after it. */
+	err = map_dev_watch(nic->dev, device_event, nic);
+	if (err)
+		goto err_handle;
+	vip_progress_start(nic);
 	*NicHandle = nic->handle;
 	return VIP_SUCCESS;
 
+err_handle:
+	vip_handle_free(nic->handle);
 err_table:
 	pthread_mutex_destroy(&nic->lock);
 	free(nic->mrs.slots);
@@ -113,6 +128,7 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 
 	if (!nic)
 		return VIP_INVALID_PARAMETER;
+	map_dev_unwatch(nic->dev); /* no more reports to a closing NIC */
 	vip_handle_free(nic->handle);
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);
