@@ -32,6 +32,9 @@ tests/fuzz/run.sh 30
 step "install check"
 tests/install/check.sh build build/install-check
 
+step "two hosts: connection cases across two guests"
+tests/harness/two-host-conn.sh
+
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin
 tests/harness/rxe-run --timeout 1500 -- tests/run-suite.sh build build-asan
