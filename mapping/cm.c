@@ -33,7 +33,9 @@
 #define RESOLVE_MS 2000
 #define RETRY_PAUSE_MS 20
 #define SWEEP_MS 500
-#define CM_RETRY_COUNT 7
+/* 7 is the largest count, but rxe takes 7 to mean "for ever" (as RNR
+ * retries do), and a peer host that vanished would then never be noticed. */
+#define CM_RETRY_COUNT 6
 #define CM_RNR_RETRY 6
 
 enum conn_state {

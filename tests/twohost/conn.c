@@ -17,6 +17,11 @@
  *             the time from the last message to the error is printed
  *   after     the server's VI from "killed" disconnects, accepts a new
  *             connection and goes on
+ *   vanished  the client host takes its link down after a message each
+ *             way (no disconnect can reach the server): the server, with
+ *             only a receive posted, hears nothing; its next send fails
+ *             after the transport's retries, and the time is printed.
+ *             Last, since the client host is cut off afterwards.
  * One line per case ("case NAME: ok ..." or "case NAME: FAILED ..."); the
  * exit status is 0 only if every case passed.
  */
@@ -395,6 +400,75 @@ static int case_after(struct host *h, VIP_VI_HANDLE vi)
 	return 0;
 }
 
+/* The network interface under the NIC (rxe's netdev), from sysfs. */
+static int netdev_of(const char *dev, char *out, size_t len)
+{
+	char path[256];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path),
+		 "/sys/class/infiniband/%s/ports/1/gid_attrs/ndevs/0",
+		 dev ? dev : "rxe0");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	ok = fgets(out, (int)len, f) != NULL;
+	out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+	return ok;
+}
+
+static int case_vanished(struct host *h)
+{
+	const char *name = "vanished";
+	VIP_VI_ATTRIBUTES va = vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	char netdev[64], cmd[128];
+	VIP_DESCRIPTOR *out, *s;
+	VIP_VI_HANDLE vi;
+	double t0, ms;
+	VIP_RETURN w;
+
+	EXPECT(VipCreateVi(h->nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	EXPECT(VipPostRecv(vi, fill(h, 0, BUF), h->mh), VIP_SUCCESS);
+	if (h->server)
+		EXPECT(serve(h, "th-vanish", vi, &w), VIP_SUCCESS);
+	else
+		EXPECT(request(h, "th-vanish", vi), VIP_SUCCESS);
+	if (exchange(h, vi, name))
+		return 1;
+	if (!h->server) {
+		if (!netdev_of(getenv("VIPL_DEVICE"), netdev, sizeof(netdev)))
+			FAIL("no network interface under the device");
+		snprintf(cmd, sizeof(cmd), "ip link set dev %s down", netdev);
+		if (system(cmd))
+			FAIL("%s failed", cmd);
+		printf("case %s: ok (link %s down, host cut off)\n", name,
+		       netdev);
+		return 0;
+	}
+	EXPECT(VipPostRecv(vi, fill(h, 0, BUF), h->mh), VIP_SUCCESS);
+	/* Give the client time to cut its link: nothing can tell us. */
+	EXPECT(VipRecvWait(vi, 3000, &out), VIP_TIMEOUT);
+	s = fill(h, 1, 64);
+	t0 = now_ms();
+	EXPECT(VipPostSend(vi, s, h->mh), VIP_SUCCESS);
+	EXPECT(VipSendWait(vi, 60000, &out), VIP_SUCCESS);
+	ms = now_ms() - t0;
+	if (!(out->CS.Status & VIP_STATUS_ERROR_MASK))
+		FAIL("a send to a vanished host succeeded: 0x%x",
+		     out->CS.Status);
+	EXPECT(VipRecvWait(vi, TIMEOUT_MS, &out), VIP_SUCCESS);
+	if (!(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR))
+		FAIL("receive status 0x%x", out->CS.Status);
+	EXPECT(VipDisconnect(vi), VIP_SUCCESS);
+	EXPECT(VipDestroyVi(vi), VIP_SUCCESS);
+	printf("case %s: ok (a receive alone heard nothing for 3 s; the "
+	       "next send failed after %.0f ms, status 0x%x)\n", name, ms,
+	       s->CS.Status);
+	return 0;
+}
+
 static int setup(struct host *h, const char *peer_text)
 {
 	const char *name = "setup";
@@ -451,6 +525,7 @@ int main(int argc, char **argv)
 	if (case_killed(&h, &survivor, child, go[1]))
 		return 1; /* "after" needs the survivor */
 	failed |= case_after(&h, survivor);
+	failed |= case_vanished(&h);
 	VipDeregisterMem(h.nic, h.mem, h.mh);
 	VipNSShutdown(h.nic);
 	VipCloseNic(h.nic);
