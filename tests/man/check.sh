@@ -72,9 +72,11 @@ while IFS= read -r proto; do
 	page=$(target "$f")
 	[ -f "$page" ] || { bad "man3/$f.3 links to missing $page"; continue; }
 	text=$(render "$page")
-	section "$text" NAME | grep -qE "(^|[ ,])$f([ ,]|$)" ||
+	# Here-strings, not pipes into grep -q: with pipefail an early exit
+	# of grep could fail the writer with SIGPIPE.
+	grep -qE "(^|[ ,])$f([ ,]|$)" <<<"$(section "$text" NAME)" ||
 		bad "$page: NAME does not list $f"
-	section "$text" SYNOPSIS | grep -qF "$proto" ||
+	grep -qF "$proto" <<<"$(section "$text" SYNOPSIS)" ||
 		bad "$page: SYNOPSIS lacks the prototype: $proto"
 done <<<"$prototypes"
 
@@ -101,7 +103,8 @@ for spec in "3 VipPostSend" "3 VipPostRecv" "3 VipConnectPeerWait" "7 vipl"; do
 	*) bad "man -w $spec gave $where, not a page under $mandir" ;;
 	esac
 	# shellcheck disable=SC2086
-	man $spec 2>/dev/null | grep -q "${spec#* }" || bad "man $spec shows no page"
+	shown=$(man $spec 2>/dev/null) || true
+	grep -q "${spec#* }" <<<"$shown" || bad "man $spec shows no page"
 done
 
 [ "$errors" -eq 0 ] || fail "$errors problem(s)"
