@@ -181,6 +181,7 @@ bool vip_event_error(enum map_dev_event ev, VIP_RESOURCE_CODE *resource,
 int vip_timeout_ms(VIP_ULONG timeout);
 
 struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h);
+void vip_nic_refresh_addr(struct vip_nic *nic);
 struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 				  VIP_PROTECTION_HANDLE h);
 

@@ -143,6 +143,27 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	return VIP_SUCCESS;
 }
 
+/*
+ * The address can appear after open (rxe gets its GID from the netdev), so
+ * queries look again; the limits never change. Only the address bytes are
+ * rewritten, under the lock, so a thread reading the limits meanwhile (or
+ * holding LocalNicAddress) never sees a cleared struct.
+ */
+void vip_nic_refresh_addr(struct vip_nic *nic)
+{
+	struct map_dev_attr now;
+
+	if (map_dev_query(nic->dev, &now))
+		return;
+	pthread_mutex_lock(&nic->lock);
+	if (now.addr_len != nic->attr.addr_len ||
+	    memcmp(now.addr, nic->attr.addr, now.addr_len)) {
+		memcpy(nic->attr.addr, now.addr, sizeof(now.addr));
+		nic->attr.addr_len = now.addr_len;
+	}
+	pthread_mutex_unlock(&nic->lock);
+}
+
 VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 {
 	struct vip_nic *nic = vip_nic_get(NicHandle);
@@ -150,9 +171,7 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 
 	if (!nic || !a)
 		return VIP_INVALID_PARAMETER;
-	/* The address can appear after open (rxe gets its GID from the
-	 * netdev), so refresh what the device says now. */
-	map_dev_query(nic->dev, &nic->attr);
+	vip_nic_refresh_addr(nic);
 	d = &nic->attr;
 
 	memset(a, 0, sizeof(*a));
@@ -260,7 +279,7 @@ VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
 		return VIP_INVALID_PARAMETER;
 	if (!list->NumAdAddrs || !list->ADAddrArray || !list->ADAddrArray[0])
 		return VIP_INVALID_PARAMETER;
-	map_dev_query(nic->dev, &nic->attr);
+	vip_nic_refresh_addr(nic);
 	/* Without a fabric manager the only address we know for sure is the
 	 * NIC's own; no hop away. */
 	list->NumberOfHops = 0;

@@ -177,7 +177,7 @@ VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE ViHandle,
 		return VIP_ERROR_RESOURCE;
 	p->vi = vi;
 	p->timeout_ms = vip_timeout_ms(Timeout);
-	map_dev_query(vi->nic->dev, &vi->nic->attr);
+	vip_nic_refresh_addr(vi->nic);
 	end_from_addr(&p->local, LocalAddr, &vi->nic->attr);
 	end_from_addr(&p->remote, RemoteAddr, &vi->nic->attr);
 	if (!end_cmp(&p->local, &p->remote)) {
