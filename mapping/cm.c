@@ -64,6 +64,7 @@ struct map_conn {
 	struct map_conn_info peer;
 	struct map_qp *qp;
 	uint64_t arrived_ms;
+	const atomic_bool *cancel; /* the requester's, while it waits */
 	void (*on_lost)(void *arg);
 	void *on_lost_arg;
 };
@@ -449,24 +450,37 @@ void map_cm_stop(struct map_dev *dev)
 	dev->cm = NULL;
 }
 
-/* Waits, with cm->lock held, until pred(conn) or the deadline passes. */
-static int wait_until(struct map_cm *cm, struct map_conn *conn,
-		      bool (*pred)(struct map_conn *), uint64_t deadline)
+/* One wait on cm->cond, with cm->lock held: 0 (look again), ETIMEDOUT
+ * once the deadline passed, ECANCELED once *cancel is set. */
+static int wait_step(struct map_cm *cm, uint64_t deadline,
+		     const atomic_bool *cancel)
 {
 	struct timespec ts;
 
-	while (!pred(conn)) {
-		if (deadline == UINT64_MAX) {
-			pthread_cond_wait(&cm->cond, &cm->lock);
-			continue;
-		}
-		if (now_ms() >= deadline)
-			return ETIMEDOUT;
-		ts.tv_sec = deadline / 1000;
-		ts.tv_nsec = (deadline % 1000) * 1000000;
-		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
+	if (cancel && atomic_load(cancel))
+		return ECANCELED;
+	if (deadline == UINT64_MAX) {
+		pthread_cond_wait(&cm->cond, &cm->lock);
+		return 0;
 	}
+	if (now_ms() >= deadline)
+		return ETIMEDOUT;
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (deadline % 1000) * 1000000;
+	pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
 	return 0;
+}
+
+/* Waits, with cm->lock held, until pred(conn), the deadline, or the
+ * requester's cancel. */
+static int wait_until(struct map_cm *cm, struct map_conn *conn,
+		      bool (*pred)(struct map_conn *), uint64_t deadline)
+{
+	int err = 0;
+
+	while (!err && !pred(conn))
+		err = wait_step(cm, deadline, conn->cancel);
+	return err;
 }
 
 static uint64_t deadline_of(int timeout_ms)
@@ -548,14 +562,13 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 		  unsigned int addr_len, const uint8_t *disc,
 		  unsigned int disc_len, int timeout_ms, struct map_conn **out,
 		  struct map_conn_info *peer_info, uint8_t *peer_addr,
-		  uint16_t *peer_addr_len)
+		  uint16_t *peer_addr_len, const atomic_bool *cancel)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct map_cm *cm = cm_get(dev);
 	struct map_dev_attr attr;
 	struct listener *l;
-	struct map_conn *c;
-	struct timespec ts;
+	struct map_conn *c = NULL;
 	int err;
 
 	if (!cm)
@@ -572,19 +585,8 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 	pthread_mutex_lock(&cm->lock);
 	err = listener_get(cm, addr, addr_len,
 			   map_disc_port(disc, disc_len), &l);
-	while (!err && !(c = take_pending(l, disc, disc_len))) {
-		if (deadline == UINT64_MAX) {
-			pthread_cond_wait(&cm->cond, &cm->lock);
-			continue;
-		}
-		if (now_ms() >= deadline) {
-			err = ETIMEDOUT;
-			break;
-		}
-		ts.tv_sec = deadline / 1000;
-		ts.tv_nsec = (deadline % 1000) * 1000000;
-		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
-	}
+	while (!err && !(c = take_pending(l, disc, disc_len)))
+		err = wait_step(cm, deadline, cancel);
 	pthread_mutex_unlock(&cm->lock);
 	if (err)
 		return err;
@@ -807,7 +809,7 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const uint8_t *dst, unsigned int dst_len,
 		     const struct map_conn_info *mine, int timeout_ms,
 		     struct map_conn **out, struct map_conn_info *peer_info,
-		     enum map_reject_reason *why)
+		     enum map_reject_reason *why, const atomic_bool *cancel)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct sockaddr_storage sss, dss;
@@ -829,6 +831,7 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (!conn)
 			return ENOMEM;
 		conn->cm = cm;
+		conn->cancel = cancel;
 		err = try_connect(cm, conn, qp,
 				  src_len ? (struct sockaddr *)&sss : NULL,
 				  (struct sockaddr *)&dss, mine, deadline, why);
@@ -844,7 +847,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS)
 			return ETIMEDOUT;
 		usleep(RETRY_PAUSE_MS * 1000);
+		if (cancel && atomic_load(cancel))
+			return ECANCELED;
 	}
+	conn->cancel = NULL; /* the requester's flag may go away now */
 	if (!conn->peer_valid) {
 		map_conn_close(conn);
 		return EPROTO;
@@ -852,6 +858,17 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 	*peer_info = conn->peer;
 	*out = conn;
 	return 0;
+}
+
+void map_conn_kick(struct map_dev *dev)
+{
+	struct map_cm *cm = dev->cm;
+
+	if (!cm)
+		return;
+	pthread_mutex_lock(&cm->lock);
+	pthread_cond_broadcast(&cm->cond);
+	pthread_mutex_unlock(&cm->lock);
 }
 
 void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),

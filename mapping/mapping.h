@@ -17,6 +17,7 @@
 #ifndef VIPL_MAPPING_H
 #define VIPL_MAPPING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -200,7 +201,8 @@ uint16_t map_disc_port(const uint8_t *disc, unsigned len);
 int map_conn_wait(struct map_dev *dev, const uint8_t *addr, unsigned addr_len,
 		  const uint8_t *disc, unsigned disc_len, int timeout_ms,
 		  struct map_conn **out, struct map_conn_info *peer_info,
-		  uint8_t *peer_addr, uint16_t *peer_addr_len);
+		  uint8_t *peer_addr, uint16_t *peer_addr_len,
+		  const atomic_bool *cancel);
 int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 		    const struct map_conn_info *mine, int timeout_ms);
 /* Refuses the request and frees conn. */
@@ -216,7 +218,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     unsigned dst_len, const struct map_conn_info *mine,
 		     int timeout_ms, struct map_conn **out,
 		     struct map_conn_info *peer_info,
-		     enum map_reject_reason *why);
+		     enum map_reject_reason *why, const atomic_bool *cancel);
+/* Both waits give up with ECANCELED once *cancel (may be NULL) is set and
+ * map_conn_kick(dev) is called. */
+void map_conn_kick(struct map_dev *dev);
 
 /* Calls fn(arg) on the connection manager's thread when the peer leaves
  * or the connection breaks (never for a local map_conn_close). */

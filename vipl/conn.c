@@ -118,7 +118,7 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 	err = map_conn_wait(nic->dev, LocalAddr->HostAddress,
 			    LocalAddr->HostAddressLen, vip_addr_disc(LocalAddr),
 			    LocalAddr->DiscriminatorLen, vip_timeout_ms(Timeout),
-			    &c->mc, &c->peer, peer_addr, &peer_len);
+			    &c->mc, &c->peer, peer_addr, &peer_len, NULL);
 	if (err) {
 		free(c);
 		return vip_from_errno(err);
@@ -237,7 +237,8 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 			       LocalAddr ? LocalAddr->HostAddress : NULL,
 			       LocalAddr ? LocalAddr->HostAddressLen : 0,
 			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
-			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why);
+			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why,
+			       NULL);
 	if (err) {
 		map_qp_reset(vi->qp);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
@@ -302,10 +303,15 @@ VIP_RETURN VipDisconnect(VIP_VI_HANDLE ViHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
 
+	bool cancelled;
+
 	if (!vi)
 		return VIP_INVALID_PARAMETER;
+	/* A peer request under way is given up (it may have connected just
+	 * before: then that connection goes too). */
+	cancelled = vip_peer_reap(vi);
 	if (!vi->conn)
-		return VIP_INVALID_STATE;
+		return cancelled ? VIP_SUCCESS : VIP_INVALID_STATE;
 	vip_vi_drop_connection(vi);
 	return VIP_SUCCESS;
 }

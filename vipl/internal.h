@@ -149,7 +149,9 @@ struct vip_vi {
 	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
 	struct vip_vi *next, **pprev; /* in nic->vis */
-	struct vip_peer *peer; /* a VipConnectPeerRequest under way */
+	/* A VipConnectPeerRequest under way; taken (swapped for NULL) by the
+	 * one caller that collects it. */
+	_Atomic(struct vip_peer *) peer;
 	/* The error that broke the connection, for the error callback. */
 	VIP_ERROR_CODE broken_code;
 	VIP_DESCRIPTOR *broken_desc;
@@ -249,8 +251,9 @@ VIP_RETURN vip_reject_code(enum map_reject_reason why);
 VIP_RETURN vip_check_peer(struct map_conn *mc,
 			  const struct map_conn_info *peer,
 			  const struct map_conn_info *mine);
-/* peer.c: a VI going away waits for its peer request to end. */
-void vip_peer_reap(struct vip_vi *vi);
+/* peer.c: cancels a peer request under way and waits for it to end;
+ * false if there was none. */
+bool vip_peer_reap(struct vip_vi *vi);
 /* A descriptor error broke vi's connection (queue lock held). */
 void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
 void vip_vi_destroy(struct vip_vi *vi);

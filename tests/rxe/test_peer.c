@@ -198,3 +198,51 @@ Test(peer, transfer_size_mismatch_fails_on_both_peers)
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(other, 30), 0);
 }
+
+/*
+ * A request for ever, to nobody, from the side that connects (local sorts
+ * lower) or the side that waits: VipDisconnect gives it up, leaving an
+ * idle VI; VipCloseNic gives up another. The suite's timeout bounds both.
+ */
+static void give_up(const char *local, const char *remote)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *me, *other;
+	VIP_VI_HANDLE vi, vi2;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi2), VIP_SUCCESS);
+	me = vt_addr(nic, local);
+	other = vt_addr(nic, remote);
+	cr_assert_eq(VipConnectPeerRequest(vi, me, other, VIP_INFINITE),
+		     VIP_SUCCESS);
+	usleep(300 * 1000); /* well into its wait or its retries */
+	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_NOT_DONE);
+	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipDisconnect(vi), VIP_INVALID_STATE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+
+	cr_assert_eq(VipConnectPeerRequest(vi2, me, other, VIP_INFINITE),
+		     VIP_SUCCESS);
+	usleep(300 * 1000);
+	free(me);
+	free(other);
+	cr_expect_eq(VipCloseNic(nic), VIP_SUCCESS);
+}
+
+Test(peer, an_endless_request_is_given_up_on_the_connecting_side)
+{
+	give_up("aa-giveup", "zz-giveup");
+}
+
+Test(peer, an_endless_request_is_given_up_on_the_waiting_side)
+{
+	give_up("zz-giveup", "aa-giveup");
+}
