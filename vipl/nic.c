@@ -267,17 +267,23 @@ VIP_RETURN VipErrorCallback(VIP_NIC_HANDLE NicHandle, VIP_PVOID Context,
 	return VIP_SUCCESS;
 }
 
-VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
-					VIP_ULONG InfoType,
-					VIP_PVOID SysManInfo)
+/*
+ * Autodiscovery for both layouts of ADAddrArray: Intel's array of pointers
+ * to addresses (first = the first pointer) and Giganet's array of
+ * addresses (first = the array itself).
+ */
+static VIP_RETURN autodiscovery(VIP_NIC_HANDLE NicHandle, VIP_ULONG InfoType,
+				VIP_AUTODISCOVERY_LIST *list, bool clan)
 {
 	struct vip_nic *nic = vip_nic_get(NicHandle);
-	VIP_AUTODISCOVERY_LIST *list = SysManInfo;
 	VIP_NET_ADDRESS *a;
 
 	if (!nic || !list || InfoType != VIP_SMI_AUTODISCOVERY)
 		return VIP_INVALID_PARAMETER;
-	if (!list->NumAdAddrs || !list->ADAddrArray || !list->ADAddrArray[0])
+	if (!list->NumAdAddrs || !list->ADAddrArray)
+		return VIP_INVALID_PARAMETER;
+	a = clan ? (VIP_NET_ADDRESS *)list->ADAddrArray : list->ADAddrArray[0];
+	if (!a)
 		return VIP_INVALID_PARAMETER;
 	vip_nic_refresh_addr(nic);
 	/* Without a fabric manager the only address we know for sure is the
@@ -286,10 +292,25 @@ VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
 	list->NumAdAddrs = 0;
 	if (!nic->attr.addr_len)
 		return VIP_SUCCESS;
-	a = list->ADAddrArray[0];
 	a->HostAddressLen = nic->attr.addr_len;
 	a->DiscriminatorLen = 0;
 	memcpy(a->HostAddress, nic->attr.addr, nic->attr.addr_len);
 	list->NumAdAddrs = 1;
 	return VIP_SUCCESS;
+}
+
+VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
+					VIP_ULONG InfoType,
+					VIP_PVOID SysManInfo)
+{
+	return autodiscovery(NicHandle, InfoType, SysManInfo, false);
+}
+
+/* What vipl.h names VipQuerySystemManagementInfo under
+ * VIPL_CLAN_AUTODISCOVERY: the same list struct, Giganet's array. */
+VIP_RETURN VipQuerySystemManagementInfoClan(VIP_NIC_HANDLE NicHandle,
+					    VIP_ULONG InfoType,
+					    VIP_PVOID SysManInfo)
+{
+	return autodiscovery(NicHandle, InfoType, SysManInfo, true);
 }
