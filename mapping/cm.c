@@ -74,6 +74,8 @@ struct listener {
 	struct rdma_cm_id *id;
 	uint16_t port;
 	struct map_conn *pending; /* oldest first */
+	int waiters; /* in map_conn_wait on this port */
+	uint64_t idle_ms; /* when the last waiter left */
 };
 
 struct map_cm {
@@ -298,6 +300,28 @@ static struct map_conn *take_expired(struct map_cm *cm)
 	return expired;
 }
 
+/*
+ * Listeners nobody waited on for HOLD_MS, with nothing held, are closed so
+ * that the port is free again (for another process on this host, say). On
+ * the CM thread, between events, with cm->lock held: every event of ours
+ * is acknowledged, so rdma_destroy_id does not wait.
+ */
+static void close_idle_listeners(struct map_cm *cm)
+{
+	uint64_t now = now_ms();
+	struct listener **pp, *l;
+
+	for (pp = &cm->listeners; (l = *pp);) {
+		if (!l->waiters && !l->pending && now - l->idle_ms > HOLD_MS) {
+			*pp = l->next;
+			rdma_destroy_id(l->id);
+			free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
 static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 {
 	uint8_t pdata[256];
@@ -362,6 +386,7 @@ static void *cm_thread(void *arg)
 
 		pthread_mutex_lock(&cm->lock);
 		expired = take_expired(cm);
+		close_idle_listeners(cm);
 		pthread_mutex_unlock(&cm->lock);
 		for (; expired; expired = next) {
 			next = expired->next;
@@ -522,6 +547,7 @@ static int listener_get(struct map_cm *cm, const uint8_t *addr,
 	if (!l)
 		return ENOMEM;
 	l->port = port;
+	l->idle_ms = now_ms();
 	if (rdma_create_id(cm->ch, &l->id, l, RDMA_PS_TCP))
 		goto err_free;
 	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss) ||
@@ -567,7 +593,7 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct map_cm *cm = cm_get(dev);
 	struct map_dev_attr attr;
-	struct listener *l;
+	struct listener *l = NULL;
 	struct map_conn *c = NULL;
 	int err;
 
@@ -585,8 +611,12 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 	pthread_mutex_lock(&cm->lock);
 	err = listener_get(cm, addr, addr_len,
 			   map_disc_port(disc, disc_len), &l);
+	if (!err)
+		l->waiters++;
 	while (!err && !(c = take_pending(l, disc, disc_len)))
 		err = wait_step(cm, deadline, cancel);
+	if (l && !--l->waiters)
+		l->idle_ms = now_ms();
 	pthread_mutex_unlock(&cm->lock);
 	if (err)
 		return err;

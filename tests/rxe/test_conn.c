@@ -607,3 +607,43 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
+
+/* Another process waits on the discriminator the test waited on before. */
+static int later_waiter(void *arg)
+{
+	VIP_NIC_HANDLE nic;
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+
+	(void)arg;
+	sleep(12); /* the test's listener is idle for longer than 10 s */
+	nic = vt_open_nic();
+	VT_CHECK(nic);
+	local = vt_addr(nic, "c-rebind");
+	VT_CHECK(VipConnectWait(nic, local, 200, remote, &ra, &conn) ==
+		 VIP_TIMEOUT);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, an_idle_listener_frees_its_port_for_another_process)
+{
+	pid_t other = vt_spawn(later_waiter, NULL);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+
+	cr_assert_not_null(nic);
+	local = vt_addr(nic, "c-rebind");
+	cr_expect_eq(VipConnectWait(nic, local, 100, remote, &ra, &conn),
+		     VIP_TIMEOUT);
+	/* Our NIC stays open while the other process takes the port. */
+	cr_expect_eq(vt_join(other, 40), 0);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
+}
