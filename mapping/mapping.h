@@ -103,8 +103,9 @@ int map_pd_free(struct map_pd *pd); /* EBUSY while anything uses it */
 int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
 	       struct map_mr **out, uint32_t *key);
 int map_mr_dereg(struct map_mr *mr);
-/* New ptag and access for a region, keeping its key (ENOTSUP when the
- * device cannot, EAGAIN if it would change the key: nothing changed then). */
+/* New ptag and access for a region, keeping its key. ENOTSUP when the
+ * device cannot (nothing changed); EIO if it changed the key and could not
+ * give it back: the key no longer reaches the region. */
 int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access);
 
 /* ------------------------------------------------------------------- cq */
