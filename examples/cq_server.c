@@ -31,6 +31,9 @@
 #define SLOTS 4 /* receives per client; each is also its echo's buffer */
 #define BYE "bye"
 #define MIN_REQUEST 8 /* tag and sequence number: never "bye" */
+/* VIA connects only VIs of equal max transfer size: both roles use this,
+ * whatever -l says. */
+#define MAX_TRANSFER 65536
 
 struct opts {
 	int server;
@@ -185,7 +188,7 @@ static void server_setup(struct server *s, const struct opts *o)
 {
 	VIP_VI_ATTRIBUTES va = {
 		.ReliabilityLevel = VIP_SERVICE_RELIABLE_DELIVERY,
-		.MaxTransferSize = o->len,
+		.MaxTransferSize = MAX_TRANSFER,
 	};
 	unsigned long entries = (unsigned long)o->clients * 2 * SLOTS;
 	unsigned int i, k;
@@ -197,7 +200,7 @@ static void server_setup(struct server *s, const struct opts *o)
 	CHECK(VipQueryNic(s->nic, &s->attrs));
 	CHECK(VipErrorCallback(s->nic, NULL, on_error));
 	if (s->n > s->attrs.MaxVI || entries > s->attrs.MaxCQEntries ||
-	    s->len > s->attrs.MaxTransferSize) {
+	    MAX_TRANSFER > s->attrs.MaxTransferSize) {
 		fprintf(stderr, "cq_server: NIC allows %lu VIs, %lu CQ entries,"
 			" %lu-byte transfers\n", s->attrs.MaxVI,
 			s->attrs.MaxCQEntries, s->attrs.MaxTransferSize);
@@ -386,7 +389,7 @@ static void client_setup(struct client *c, const struct opts *o)
 {
 	VIP_VI_ATTRIBUTES va = {
 		.ReliabilityLevel = VIP_SERVICE_RELIABLE_DELIVERY,
-		.MaxTransferSize = o->len,
+		.MaxTransferSize = MAX_TRANSFER,
 	};
 	size_t buf_len = (o->len + 63) & ~(size_t)63;
 	size_t len = 2 * sizeof(VIP_DESCRIPTOR) + 2 * buf_len;
@@ -552,7 +555,7 @@ int main(int argc, char **argv)
 	if (!o.len)
 		o.len = o.server ? 4096 : 64;
 	if ((!o.server && !o.addr) || !o.clients || !o.messages ||
-	    o.len > UINT32_MAX || (!o.server && o.len < MIN_REQUEST))
+	    o.len > MAX_TRANSFER || (!o.server && o.len < MIN_REQUEST))
 		usage();
 	return o.server ? run_server(&o) : run_client(&o);
 }

@@ -33,7 +33,9 @@
 #define RESOLVE_MS 2000
 #define RETRY_PAUSE_MS 20
 #define SWEEP_MS 500
-#define CM_RETRY_COUNT 7
+/* 7 is the largest count, but rxe takes 7 to mean "for ever" (as RNR
+ * retries do), and a peer host that vanished would then never be noticed. */
+#define CM_RETRY_COUNT 6
 #define CM_RNR_RETRY 6
 
 enum conn_state {
@@ -62,6 +64,7 @@ struct map_conn {
 	struct map_conn_info peer;
 	struct map_qp *qp;
 	uint64_t arrived_ms;
+	const atomic_bool *cancel; /* the requester's, while it waits */
 	void (*on_lost)(void *arg);
 	void *on_lost_arg;
 };
@@ -71,6 +74,8 @@ struct listener {
 	struct rdma_cm_id *id;
 	uint16_t port;
 	struct map_conn *pending; /* oldest first */
+	int waiters; /* in map_conn_wait on this port */
+	uint64_t idle_ms; /* when the last waiter left */
 };
 
 struct map_cm {
@@ -295,6 +300,28 @@ static struct map_conn *take_expired(struct map_cm *cm)
 	return expired;
 }
 
+/*
+ * Listeners nobody waited on for HOLD_MS, with nothing held, are closed so
+ * that the port is free again (for another process on this host, say). On
+ * the CM thread, between events, with cm->lock held: every event of ours
+ * is acknowledged, so rdma_destroy_id does not wait.
+ */
+static void close_idle_listeners(struct map_cm *cm)
+{
+	uint64_t now = now_ms();
+	struct listener **pp, *l;
+
+	for (pp = &cm->listeners; (l = *pp);) {
+		if (!l->waiters && !l->pending && now - l->idle_ms > HOLD_MS) {
+			*pp = l->next;
+			rdma_destroy_id(l->id);
+			free(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+}
+
 static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 {
 	uint8_t pdata[256];
@@ -359,6 +386,7 @@ static void *cm_thread(void *arg)
 
 		pthread_mutex_lock(&cm->lock);
 		expired = take_expired(cm);
+		close_idle_listeners(cm);
 		pthread_mutex_unlock(&cm->lock);
 		for (; expired; expired = next) {
 			next = expired->next;
@@ -447,24 +475,37 @@ void map_cm_stop(struct map_dev *dev)
 	dev->cm = NULL;
 }
 
-/* Waits, with cm->lock held, until pred(conn) or the deadline passes. */
-static int wait_until(struct map_cm *cm, struct map_conn *conn,
-		      bool (*pred)(struct map_conn *), uint64_t deadline)
+/* One wait on cm->cond, with cm->lock held: 0 (look again), ETIMEDOUT
+ * once the deadline passed, ECANCELED once *cancel is set. */
+static int wait_step(struct map_cm *cm, uint64_t deadline,
+		     const atomic_bool *cancel)
 {
 	struct timespec ts;
 
-	while (!pred(conn)) {
-		if (deadline == UINT64_MAX) {
-			pthread_cond_wait(&cm->cond, &cm->lock);
-			continue;
-		}
-		if (now_ms() >= deadline)
-			return ETIMEDOUT;
-		ts.tv_sec = deadline / 1000;
-		ts.tv_nsec = (deadline % 1000) * 1000000;
-		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
+	if (cancel && atomic_load(cancel))
+		return ECANCELED;
+	if (deadline == UINT64_MAX) {
+		pthread_cond_wait(&cm->cond, &cm->lock);
+		return 0;
 	}
+	if (now_ms() >= deadline)
+		return ETIMEDOUT;
+	ts.tv_sec = deadline / 1000;
+	ts.tv_nsec = (deadline % 1000) * 1000000;
+	pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
 	return 0;
+}
+
+/* Waits, with cm->lock held, until pred(conn), the deadline, or the
+ * requester's cancel. */
+static int wait_until(struct map_cm *cm, struct map_conn *conn,
+		      bool (*pred)(struct map_conn *), uint64_t deadline)
+{
+	int err = 0;
+
+	while (!err && !pred(conn))
+		err = wait_step(cm, deadline, conn->cancel);
+	return err;
 }
 
 static uint64_t deadline_of(int timeout_ms)
@@ -506,6 +547,7 @@ static int listener_get(struct map_cm *cm, const uint8_t *addr,
 	if (!l)
 		return ENOMEM;
 	l->port = port;
+	l->idle_ms = now_ms();
 	if (rdma_create_id(cm->ch, &l->id, l, RDMA_PS_TCP))
 		goto err_free;
 	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss) ||
@@ -546,14 +588,13 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 		  unsigned int addr_len, const uint8_t *disc,
 		  unsigned int disc_len, int timeout_ms, struct map_conn **out,
 		  struct map_conn_info *peer_info, uint8_t *peer_addr,
-		  uint16_t *peer_addr_len)
+		  uint16_t *peer_addr_len, const atomic_bool *cancel)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct map_cm *cm = cm_get(dev);
 	struct map_dev_attr attr;
-	struct listener *l;
-	struct map_conn *c;
-	struct timespec ts;
+	struct listener *l = NULL;
+	struct map_conn *c = NULL;
 	int err;
 
 	if (!cm)
@@ -570,19 +611,12 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 	pthread_mutex_lock(&cm->lock);
 	err = listener_get(cm, addr, addr_len,
 			   map_disc_port(disc, disc_len), &l);
-	while (!err && !(c = take_pending(l, disc, disc_len))) {
-		if (deadline == UINT64_MAX) {
-			pthread_cond_wait(&cm->cond, &cm->lock);
-			continue;
-		}
-		if (now_ms() >= deadline) {
-			err = ETIMEDOUT;
-			break;
-		}
-		ts.tv_sec = deadline / 1000;
-		ts.tv_nsec = (deadline % 1000) * 1000000;
-		pthread_cond_timedwait(&cm->cond, &cm->lock, &ts);
-	}
+	if (!err)
+		l->waiters++;
+	while (!err && !(c = take_pending(l, disc, disc_len)))
+		err = wait_step(cm, deadline, cancel);
+	if (l && !--l->waiters)
+		l->idle_ms = now_ms();
 	pthread_mutex_unlock(&cm->lock);
 	if (err)
 		return err;
@@ -805,7 +839,7 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const uint8_t *dst, unsigned int dst_len,
 		     const struct map_conn_info *mine, int timeout_ms,
 		     struct map_conn **out, struct map_conn_info *peer_info,
-		     enum map_reject_reason *why)
+		     enum map_reject_reason *why, const atomic_bool *cancel)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct sockaddr_storage sss, dss;
@@ -827,6 +861,7 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (!conn)
 			return ENOMEM;
 		conn->cm = cm;
+		conn->cancel = cancel;
 		err = try_connect(cm, conn, qp,
 				  src_len ? (struct sockaddr *)&sss : NULL,
 				  (struct sockaddr *)&dss, mine, deadline, why);
@@ -842,7 +877,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS)
 			return ETIMEDOUT;
 		usleep(RETRY_PAUSE_MS * 1000);
+		if (cancel && atomic_load(cancel))
+			return ECANCELED;
 	}
+	conn->cancel = NULL; /* the requester's flag may go away now */
 	if (!conn->peer_valid) {
 		map_conn_close(conn);
 		return EPROTO;
@@ -850,6 +888,17 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 	*peer_info = conn->peer;
 	*out = conn;
 	return 0;
+}
+
+void map_conn_kick(struct map_dev *dev)
+{
+	struct map_cm *cm = dev->cm;
+
+	if (!cm)
+		return;
+	pthread_mutex_lock(&cm->lock);
+	pthread_cond_broadcast(&cm->cond);
+	pthread_mutex_unlock(&cm->lock);
 }
 
 void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),

@@ -43,6 +43,7 @@ int map_dev_open(const char *name, struct map_dev **out)
 
 void map_dev_close(struct map_dev *dev)
 {
+	map_dev_unwatch(dev);
 	map_cm_stop(dev);
 	pthread_mutex_destroy(&dev->lock);
 	rdma_free_devices(dev->list);

@@ -10,6 +10,7 @@
 #include "mapping.h"
 
 struct map_cm; /* cm.c: the connection manager thread and its state */
+struct map_watch; /* events.c: the async event thread */
 
 struct map_dev {
 	/* Taken from rdma_get_devices() so that rdma_cm ids and our PDs,
@@ -19,6 +20,7 @@ struct map_dev {
 	uint8_t port;
 	pthread_mutex_t lock; /* guards cm creation */
 	struct map_cm *cm;
+	struct map_watch *watch;
 };
 
 struct map_pd {

@@ -17,6 +17,7 @@
 #ifndef VIPL_MAPPING_H
 #define VIPL_MAPPING_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -71,6 +72,25 @@ int map_dev_open(const char *name, struct map_dev **out);
 void map_dev_close(struct map_dev *dev);
 int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr);
 
+/* Asynchronous device events, in words the VIPL layer can map. */
+enum map_dev_event {
+	MAP_EV_IGNORED, /* informational: nothing to report */
+	MAP_EV_PORT_DOWN, /* the port lost its link */
+	MAP_EV_PORT_UP, /* the port is active again */
+	MAP_EV_DEVICE_FATAL, /* the device is gone or broken for good */
+	MAP_EV_CQ_ERROR, /* a completion queue overran: completions lost */
+};
+typedef void (*map_dev_event_fn)(void *arg, enum map_dev_event ev);
+
+/* Pure: which of the above a verbs async event type (an int holding an
+ * enum ibv_event_type) is. */
+enum map_dev_event map_event_kind(int ibv_event_type);
+/* Starts a thread that hands each device event to fn(arg, ev); fn runs
+ * on that thread. */
+int map_dev_watch(struct map_dev *dev, map_dev_event_fn fn, void *arg);
+/* Stops that thread (map_dev_close does too); no fn call after it. */
+void map_dev_unwatch(struct map_dev *dev);
+
 /* ------------------------------------------------------------ pd and mr */
 
 #define MAP_ACCESS_REMOTE_WRITE 0x1
@@ -83,8 +103,9 @@ int map_pd_free(struct map_pd *pd); /* EBUSY while anything uses it */
 int map_mr_reg(struct map_pd *pd, void *addr, size_t len, int access,
 	       struct map_mr **out, uint32_t *key);
 int map_mr_dereg(struct map_mr *mr);
-/* New ptag and access for a region, keeping its key (ENOTSUP when the
- * device cannot, EAGAIN if it would change the key: nothing changed then). */
+/* New ptag and access for a region, keeping its key. ENOTSUP when the
+ * device cannot (nothing changed); EIO if it changed the key and could not
+ * give it back: the key no longer reaches the region. */
 int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access);
 
 /* ------------------------------------------------------------------- cq */
@@ -166,7 +187,8 @@ enum map_reject_reason {
 	MAP_REJECT_BY_PEER = 1, /* VipConnectReject */
 	MAP_REJECT_NO_MATCH = 2, /* nobody waits for that discriminator */
 	MAP_REJECT_LEVEL = 3, /* reliability levels differ */
-	MAP_REJECT_ATTRS = 4, /* transfer size or RDMA settings */
+	MAP_REJECT_MTU = 4, /* max transfer sizes differ */
+	MAP_REJECT_RDMA_READ = 5, /* RDMA read enabled on one side only */
 };
 
 /* Port on which a discriminator listens (pure, unit-tested). */
@@ -180,7 +202,8 @@ uint16_t map_disc_port(const uint8_t *disc, unsigned len);
 int map_conn_wait(struct map_dev *dev, const uint8_t *addr, unsigned addr_len,
 		  const uint8_t *disc, unsigned disc_len, int timeout_ms,
 		  struct map_conn **out, struct map_conn_info *peer_info,
-		  uint8_t *peer_addr, uint16_t *peer_addr_len);
+		  uint8_t *peer_addr, uint16_t *peer_addr_len,
+		  const atomic_bool *cancel);
 int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 		    const struct map_conn_info *mine, int timeout_ms);
 /* Refuses the request and frees conn. */
@@ -196,7 +219,10 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     unsigned dst_len, const struct map_conn_info *mine,
 		     int timeout_ms, struct map_conn **out,
 		     struct map_conn_info *peer_info,
-		     enum map_reject_reason *why);
+		     enum map_reject_reason *why, const atomic_bool *cancel);
+/* Both waits give up with ECANCELED once *cancel (may be NULL) is set and
+ * map_conn_kick(dev) is called. */
+void map_conn_kick(struct map_dev *dev);
 
 /* Calls fn(arg) on the connection manager's thread when the peer leaves
  * or the connection breaks (never for a local map_conn_close). */

@@ -105,8 +105,14 @@ int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access)
 		mr->access = access;
 		return 0;
 	}
-	/* Programs hold the old handle: put things back as they were. */
-	ibv_rereg_mr(mr->mr, IBV_REREG_MR_CHANGE_PD | IBV_REREG_MR_CHANGE_ACCESS,
-		     old_pd, NULL, 0, ibv_access(old_access));
-	return EAGAIN;
+	/* Programs hold the old handle: put things back as they were. If
+	 * the key comes back, the device just cannot change a region in
+	 * place; if not, the handle no longer reaches the region (EIO: the
+	 * program must register it again). */
+	ret = ibv_rereg_mr(mr->mr, IBV_REREG_MR_CHANGE_PD |
+					   IBV_REREG_MR_CHANGE_ACCESS,
+			   old_pd, NULL, 0, ibv_access(old_access));
+	if (!ret && mr->mr->lkey == old_key)
+		return ENOTSUP;
+	return EIO;
 }

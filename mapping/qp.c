@@ -15,6 +15,7 @@
  */
 #define MIN_RNR_TIMER 22 /* 20.48 ms, IB encoding */
 #define RNR_RETRY 6
+#define ACK_TIMEOUT_MAX 16
 
 #define MAX_SGE_ON_STACK 64
 /* Small sends go inline (copied into the WQE): lower latency, and the
@@ -137,6 +138,22 @@ int map_qp_flush(struct map_qp *qp)
 	 IBV_QP_RQ_PSN | IBV_QP_ACCESS_FLAGS | IBV_QP_PKEY_INDEX)
 #define UC_RTS_MASK (IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_CUR_STATE)
 
+/*
+ * The local ACK timeout exponent (4.096 us << t per try). rdma_cm picks
+ * 19 on RoCE (2.1 s a try, ~15 s before a send to a vanished host fails);
+ * we cap it at ACK_TIMEOUT_MAX (268 ms a try, ~2 s in all), or use
+ * VIPL_ACK_TIMEOUT (1-31) for fabrics whose packets live longer.
+ */
+static uint8_t ack_timeout(uint8_t from_cm)
+{
+	const char *env = getenv("VIPL_ACK_TIMEOUT");
+	long t = env ? strtol(env, NULL, 10) : 0;
+
+	if (t >= 1 && t <= 31)
+		return (uint8_t)t;
+	return from_cm && from_cm < ACK_TIMEOUT_MAX ? from_cm : ACK_TIMEOUT_MAX;
+}
+
 int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 {
 	bool uc = qp->qp->qp_type == IBV_QPT_UC;
@@ -169,7 +186,10 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	} else {
 		attr.rnr_retry = RNR_RETRY;
 		mask |= IBV_QP_RNR_RETRY;
+		attr.timeout = ack_timeout(attr.timeout);
+		mask |= IBV_QP_TIMEOUT;
 	}
+
 	return ibv_modify_qp(qp->qp, &attr, mask);
 }
 

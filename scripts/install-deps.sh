@@ -20,6 +20,8 @@ PACKAGES=(
     ibverbs-utils rdmacm-utils perftest
     # tests
     libcriterion-dev valgrind
+    # tests/man: groff renders the pages (-ww), man-db finds them
+    groff-base man-db
     # tests/fuzz: clang, and libFuzzer's runtime (only a Recommends of clang)
     clang libclang-rt-14-dev
     # tests/harness/rxe-run: guest kernel with rdma_rxe, emulator, initramfs

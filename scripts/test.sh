@@ -2,7 +2,8 @@
 # scripts/test.sh - the whole test suite, from a fresh clone.
 #
 # Installs what is missing, builds libvipl twice (a normal build and one
-# with AddressSanitizer + UBSan), checks `cmake --install` and programs
+# with AddressSanitizer + UBSan), checks `cmake --install`, the manual
+# pages (every function has one, each renders cleanly) and programs
 # built against the installed copy, then runs the Criterion suite of both
 # builds over a real rxe device: this host's, or, where the kernel has no
 # RDMA, one qemu guest booted by tests/harness/rxe-run for the whole run.
@@ -31,6 +32,12 @@ tests/fuzz/run.sh 30
 
 step "install check"
 tests/install/check.sh build build/install-check
+
+step "manual pages"
+tests/man/check.sh build build/man-check
+
+step "two hosts: connection cases across two guests"
+tests/harness/two-host-conn.sh
 
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin

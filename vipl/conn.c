@@ -31,6 +31,33 @@ void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,
 	a->EnableRdmaRead = info->rdma_read;
 }
 
+/*
+ * The accepting side's rule, for client-server and peer-to-peer alike: the
+ * levels and the max transfer sizes must be equal (as VIA required), and
+ * RDMA read must be enabled on both VIs or on neither, since verbs reserves
+ * read resources on both ends when the connection forms. RDMA write may
+ * differ: each VI only says whether it lets the peer write into it. On a
+ * mismatch the request is refused with the reason, so the requester hears
+ * the same code.
+ */
+VIP_RETURN vip_check_peer(struct map_conn *mc,
+			  const struct map_conn_info *peer,
+			  const struct map_conn_info *mine)
+{
+	enum map_reject_reason why;
+
+	if (peer->level != mine->level)
+		why = MAP_REJECT_LEVEL;
+	else if (peer->max_transfer != mine->max_transfer)
+		why = MAP_REJECT_MTU;
+	else if (!peer->rdma_read != !mine->rdma_read)
+		why = MAP_REJECT_RDMA_READ;
+	else
+		return VIP_SUCCESS;
+	map_conn_reject(mc, why);
+	return vip_reject_code(why);
+}
+
 /* On the connection manager's thread: the peer left or the link broke. */
 static void connection_lost(void *vi_handle)
 {
@@ -91,7 +118,7 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 	err = map_conn_wait(nic->dev, LocalAddr->HostAddress,
 			    LocalAddr->HostAddressLen, vip_addr_disc(LocalAddr),
 			    LocalAddr->DiscriminatorLen, vip_timeout_ms(Timeout),
-			    &c->mc, &c->peer, peer_addr, &peer_len);
+			    &c->mc, &c->peer, peer_addr, &peer_len, NULL);
 	if (err) {
 		free(c);
 		return vip_from_errno(err);
@@ -124,6 +151,7 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 	struct vip_conn *c = vip_handle_get(ConnHandle, VIP_KIND_CONN);
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
 	struct map_conn_info mine;
+	VIP_RETURN rc;
 	int err;
 
 	if (!c || !vi || vi->nic != c->nic)
@@ -133,10 +161,9 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 	vip_info_from_vi(&mine, vi);
 	/* The connection is refused, and the handle used up, on a mismatch:
 	 * the requester learns why from the reject. */
-	if (c->peer.level != mine.level) {
-		map_conn_reject(c->mc, MAP_REJECT_LEVEL);
+	if ((rc = vip_check_peer(c->mc, &c->peer, &mine)) != VIP_SUCCESS) {
 		conn_free(c);
-		return VIP_INVALID_RELIABILITY_LEVEL;
+		return rc;
 	}
 	atomic_store(&vi->state, VIP_STATE_CONNECT_PENDING);
 	err = map_conn_accept(c->mc, vi->qp, &mine, ACCEPT_TIMEOUT_MS);
@@ -170,8 +197,10 @@ VIP_RETURN vip_reject_code(enum map_reject_reason why)
 		return VIP_NO_MATCH;
 	case MAP_REJECT_LEVEL:
 		return VIP_INVALID_RELIABILITY_LEVEL;
-	case MAP_REJECT_ATTRS:
+	case MAP_REJECT_MTU:
 		return VIP_INVALID_MTU;
+	case MAP_REJECT_RDMA_READ:
+		return VIP_INVALID_RDMAREAD;
 	default:
 		return VIP_REJECT;
 	}
@@ -208,7 +237,8 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 			       LocalAddr ? LocalAddr->HostAddress : NULL,
 			       LocalAddr ? LocalAddr->HostAddressLen : 0,
 			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
-			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why);
+			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why,
+			       NULL);
 	if (err) {
 		map_qp_reset(vi->qp);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
@@ -273,10 +303,15 @@ VIP_RETURN VipDisconnect(VIP_VI_HANDLE ViHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
 
+	bool cancelled;
+
 	if (!vi)
 		return VIP_INVALID_PARAMETER;
+	/* A peer request under way is given up (it may have connected just
+	 * before: then that connection goes too). */
+	cancelled = vip_peer_reap(vi);
 	if (!vi->conn)
-		return VIP_INVALID_STATE;
+		return cancelled ? VIP_SUCCESS : VIP_INVALID_STATE;
 	vip_vi_drop_connection(vi);
 	return VIP_SUCCESS;
 }

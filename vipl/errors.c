@@ -100,3 +100,28 @@ VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
 	/* Format, protection and length errors: the descriptor itself. */
 	return VIP_ERROR_POST_DESC;
 }
+
+bool vip_event_error(enum map_dev_event ev, VIP_RESOURCE_CODE *resource,
+		     VIP_ERROR_CODE *code)
+{
+	switch (ev) {
+	case MAP_EV_PORT_DOWN:
+		/* Every connection through the port is lost or soon will be;
+		 * the VIs hear it themselves when theirs breaks. */
+		*resource = VIP_RESOURCE_NIC;
+		*code = VIP_ERROR_CONN_LOST;
+		return true;
+	case MAP_EV_DEVICE_FATAL:
+		*resource = VIP_RESOURCE_NIC;
+		*code = VIP_ERROR_CATASTROPHIC;
+		return true;
+	case MAP_EV_CQ_ERROR:
+		/* Completions were lost: no VIPL object can be trusted to
+		 * finish its work. */
+		*resource = VIP_RESOURCE_CQ;
+		*code = VIP_ERROR_CATASTROPHIC;
+		return true;
+	default:
+		return false; /* a port coming back up needs no handler */
+	}
+}

@@ -55,6 +55,7 @@
 #define VipNSShutdown vipl_impl_VipNSShutdown
 #define VipErrorCallback vipl_impl_VipErrorCallback
 #define VipQuerySystemManagementInfo vipl_impl_VipQuerySystemManagementInfo
+#define VipQuerySystemManagementInfoClan vipl_impl_VipQuerySystemManagementInfoClan
 #define VipAddTagCQ vipl_impl_VipAddTagCQ
 #define VipRemoveTagCQ vipl_impl_VipRemoveTagCQ
 #define VipPostDeferredSends vipl_impl_VipPostDeferredSends

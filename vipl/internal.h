@@ -152,7 +152,9 @@ struct vip_vi {
 	uint32_t max_inline; /* sends up to this size go inline */
 	VIP_PVOID user_data;
 	struct vip_vi *next, **pprev; /* in nic->vis */
-	struct vip_peer *peer; /* a VipConnectPeerRequest under way */
+	/* A VipConnectPeerRequest under way; taken (swapped for NULL) by the
+	 * one caller that collects it. */
+	_Atomic(struct vip_peer *) peer;
 	/* The error that broke the connection, for the error callback. */
 	VIP_ERROR_CODE broken_code;
 	VIP_DESCRIPTOR *broken_desc;
@@ -178,10 +180,15 @@ VIP_ERROR_CODE vip_error_code(const VIP_DESCRIPTOR *d, bool recv,
 void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
 		      VIP_DESCRIPTOR *desc, VIP_RESOURCE_CODE resource,
 		      VIP_ERROR_CODE code);
+/* The error callback's resource and code for a device event; false when
+ * the event is not an error. */
+bool vip_event_error(enum map_dev_event ev, VIP_RESOURCE_CODE *resource,
+		     VIP_ERROR_CODE *code);
 /* Milliseconds for the mapping layer: -1 for VIP_INFINITE. */
 int vip_timeout_ms(VIP_ULONG timeout);
 
 struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h);
+void vip_nic_refresh_addr(struct vip_nic *nic);
 struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 				  VIP_PROTECTION_HANDLE h);
 
@@ -246,8 +253,12 @@ void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,
 			 const struct map_conn_info *info);
 void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc);
 VIP_RETURN vip_reject_code(enum map_reject_reason why);
-/* peer.c: a VI going away waits for its peer request to end. */
-void vip_peer_reap(struct vip_vi *vi);
+VIP_RETURN vip_check_peer(struct map_conn *mc,
+			  const struct map_conn_info *peer,
+			  const struct map_conn_info *mine);
+/* peer.c: cancels a peer request under way and waits for it to end;
+ * false if there was none. */
+bool vip_peer_reap(struct vip_vi *vi);
 /* A descriptor error broke vi's connection (queue lock held). */
 void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
 void vip_vi_destroy(struct vip_vi *vi);

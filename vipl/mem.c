@@ -297,7 +297,7 @@ VIP_RETURN VipSetMemAttributes(VIP_NIC_HANDLE NicHandle, VIP_PVOID Address,
 		mr->rdma_read = MemAttrs->EnableRdmaRead;
 	}
 	pthread_mutex_unlock(&nic->lock);
-	if (err == EAGAIN)
-		return VIP_ERROR_RESOURCE;
+	if (err == EIO)
+		return VIP_ERROR_RESOURCE; /* handle lost: register again */
 	return vip_from_errno(err);
 }

@@ -16,6 +16,16 @@ static uint32_t min_u32(uint64_t a, uint64_t b)
 	return (uint32_t)(a < b ? a : b);
 }
 
+/* On the device event thread. */
+static void device_event(void *arg, enum map_dev_event ev)
+{
+	VIP_RESOURCE_CODE resource;
+	VIP_ERROR_CODE code;
+
+	if (vip_event_error(ev, &resource, &code))
+		vip_report_error(arg, NULL, NULL, resource, code);
+}
+
 VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 {
 	struct vip_nic *nic;
@@ -43,16 +53,21 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 	if (err)
 		goto err_pd;
 	pthread_mutex_init(&nic->lock, NULL);
-	vip_progress_start(nic);
 	nic->handle = vip_handle_new(VIP_KIND_NIC, nic);
 	if (!nic->handle) {
 		err = ENOMEM;
-		vip_progress_stop(nic);
 		goto err_table;
 	}
+	/* The handler reports with the handle, so it starts after it. */
+	err = map_dev_watch(nic->dev, device_event, nic);
+	if (err)
+		goto err_handle;
+	vip_progress_start(nic);
 	*NicHandle = nic->handle;
 	return VIP_SUCCESS;
 
+err_handle:
+	vip_handle_free(nic->handle);
 err_table:
 	pthread_mutex_destroy(&nic->lock);
 	free(nic->mrs.slots);
@@ -113,6 +128,7 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 
 	if (!nic)
 		return VIP_INVALID_PARAMETER;
+	map_dev_unwatch(nic->dev); /* no more reports to a closing NIC */
 	vip_handle_free(nic->handle);
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);
@@ -127,6 +143,27 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	return VIP_SUCCESS;
 }
 
+/*
+ * The address can appear after open (rxe gets its GID from the netdev), so
+ * queries look again; the limits never change. Only the address bytes are
+ * rewritten, under the lock, so a thread reading the limits meanwhile (or
+ * holding LocalNicAddress) never sees a cleared struct.
+ */
+void vip_nic_refresh_addr(struct vip_nic *nic)
+{
+	struct map_dev_attr now;
+
+	if (map_dev_query(nic->dev, &now))
+		return;
+	pthread_mutex_lock(&nic->lock);
+	if (now.addr_len != nic->attr.addr_len ||
+	    memcmp(now.addr, nic->attr.addr, now.addr_len)) {
+		memcpy(nic->attr.addr, now.addr, sizeof(now.addr));
+		nic->attr.addr_len = now.addr_len;
+	}
+	pthread_mutex_unlock(&nic->lock);
+}
+
 VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 {
 	struct vip_nic *nic = vip_nic_get(NicHandle);
@@ -134,9 +171,7 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 
 	if (!nic || !a)
 		return VIP_INVALID_PARAMETER;
-	/* The address can appear after open (rxe gets its GID from the
-	 * netdev), so refresh what the device says now. */
-	map_dev_query(nic->dev, &nic->attr);
+	vip_nic_refresh_addr(nic);
 	d = &nic->attr;
 
 	memset(a, 0, sizeof(*a));
@@ -232,29 +267,50 @@ VIP_RETURN VipErrorCallback(VIP_NIC_HANDLE NicHandle, VIP_PVOID Context,
 	return VIP_SUCCESS;
 }
 
-VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
-					VIP_ULONG InfoType,
-					VIP_PVOID SysManInfo)
+/*
+ * Autodiscovery for both layouts of ADAddrArray: Intel's array of pointers
+ * to addresses (first = the first pointer) and Giganet's array of
+ * addresses (first = the array itself).
+ */
+static VIP_RETURN autodiscovery(VIP_NIC_HANDLE NicHandle, VIP_ULONG InfoType,
+				VIP_AUTODISCOVERY_LIST *list, bool clan)
 {
 	struct vip_nic *nic = vip_nic_get(NicHandle);
-	VIP_AUTODISCOVERY_LIST *list = SysManInfo;
 	VIP_NET_ADDRESS *a;
 
 	if (!nic || !list || InfoType != VIP_SMI_AUTODISCOVERY)
 		return VIP_INVALID_PARAMETER;
-	if (!list->NumAdAddrs || !list->ADAddrArray || !list->ADAddrArray[0])
+	if (!list->NumAdAddrs || !list->ADAddrArray)
 		return VIP_INVALID_PARAMETER;
-	map_dev_query(nic->dev, &nic->attr);
+	a = clan ? (VIP_NET_ADDRESS *)list->ADAddrArray : list->ADAddrArray[0];
+	if (!a)
+		return VIP_INVALID_PARAMETER;
+	vip_nic_refresh_addr(nic);
 	/* Without a fabric manager the only address we know for sure is the
 	 * NIC's own; no hop away. */
 	list->NumberOfHops = 0;
 	list->NumAdAddrs = 0;
 	if (!nic->attr.addr_len)
 		return VIP_SUCCESS;
-	a = list->ADAddrArray[0];
 	a->HostAddressLen = nic->attr.addr_len;
 	a->DiscriminatorLen = 0;
 	memcpy(a->HostAddress, nic->attr.addr, nic->attr.addr_len);
 	list->NumAdAddrs = 1;
 	return VIP_SUCCESS;
+}
+
+VIP_RETURN VipQuerySystemManagementInfo(VIP_NIC_HANDLE NicHandle,
+					VIP_ULONG InfoType,
+					VIP_PVOID SysManInfo)
+{
+	return autodiscovery(NicHandle, InfoType, SysManInfo, false);
+}
+
+/* What vipl.h names VipQuerySystemManagementInfo under
+ * VIPL_CLAN_AUTODISCOVERY: the same list struct, Giganet's array. */
+VIP_RETURN VipQuerySystemManagementInfoClan(VIP_NIC_HANDLE NicHandle,
+					    VIP_ULONG InfoType,
+					    VIP_PVOID SysManInfo)
+{
+	return autodiscovery(NicHandle, InfoType, SysManInfo, true);
 }

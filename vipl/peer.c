@@ -28,6 +28,7 @@ struct peer_end {
 struct vip_peer {
 	pthread_t thread;
 	atomic_bool finished;
+	atomic_bool cancel; /* VipDisconnect or VipCloseNic gave up on it */
 	struct vip_vi *vi;
 	struct peer_end local, remote;
 	int timeout_ms;
@@ -93,7 +94,7 @@ static VIP_RETURN connect_active(struct vip_peer *p)
 	err = map_conn_request(vi->nic->dev, vi->qp, p->local.host,
 			       p->local.host_len, p->remote.host,
 			       p->remote.host_len, &mine, p->timeout_ms, &mc,
-			       &peer, &why);
+			       &peer, &why, &p->cancel);
 	if (err)
 		return err == ECONNREFUSED ? vip_reject_code(why)
 					   : vip_from_errno(err);
@@ -112,6 +113,7 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 	struct map_conn *mc;
 	struct timespec ts;
 	uint64_t deadline;
+	VIP_RETURN rc;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -123,7 +125,7 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 				    p->local.host_len, p->local.disc,
 				    p->local.disc_len,
 				    remaining(deadline, p->timeout_ms), &mc,
-				    &peer, addr, &addr_len);
+				    &peer, addr, &addr_len, &p->cancel);
 		if (err)
 			return vip_from_errno(err);
 		if (peer.src_disc_len == p->remote.disc_len &&
@@ -133,10 +135,8 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 			break;
 		map_conn_reject(mc, MAP_REJECT_NO_MATCH);
 	}
-	if (peer.level != mine.level) {
-		map_conn_reject(mc, MAP_REJECT_LEVEL);
-		return VIP_INVALID_RELIABILITY_LEVEL;
-	}
+	if ((rc = vip_check_peer(mc, &peer, &mine)) != VIP_SUCCESS)
+		return rc;
 	err = map_conn_accept(mc, vi->qp, &mine, 10000);
 	if (err) {
 		map_conn_close(mc);
@@ -178,21 +178,22 @@ VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE ViHandle,
 		return VIP_ERROR_RESOURCE;
 	p->vi = vi;
 	p->timeout_ms = vip_timeout_ms(Timeout);
-	map_dev_query(vi->nic->dev, &vi->nic->attr);
+	vip_nic_refresh_addr(vi->nic);
 	end_from_addr(&p->local, LocalAddr, &vi->nic->attr);
 	end_from_addr(&p->remote, RemoteAddr, &vi->nic->attr);
 	if (!end_cmp(&p->local, &p->remote)) {
 		free(p); /* a VI cannot be its own peer */
 		return VIP_INVALID_PARAMETER;
 	}
-	if (vi->peer || !atomic_compare_exchange_strong(
-				&vi->state, &expected, VIP_STATE_CONNECT_PENDING)) {
+	if (atomic_load(&vi->peer) ||
+	    !atomic_compare_exchange_strong(&vi->state, &expected,
+					    VIP_STATE_CONNECT_PENDING)) {
 		free(p);
 		return VIP_INVALID_STATE;
 	}
-	vi->peer = p;
+	atomic_store(&vi->peer, p);
 	if (pthread_create(&p->thread, NULL, peer_thread, p)) {
-		vi->peer = NULL;
+		atomic_store(&vi->peer, NULL);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 		free(p);
 		return VIP_ERROR_RESOURCE;
@@ -200,17 +201,16 @@ VIP_RETURN VipConnectPeerRequest(VIP_VI_HANDLE ViHandle,
 	return VIP_SUCCESS;
 }
 
-/* Collects the finished request: its result, the peer's attributes. */
-static VIP_RETURN finish(struct vip_vi *vi, VIP_VI_ATTRIBUTES *attrs)
+/* Collects a request taken from its VI: its result, the peer's
+ * attributes. */
+static VIP_RETURN collect(struct vip_peer *p, VIP_VI_ATTRIBUTES *attrs)
 {
-	struct vip_peer *p = vi->peer;
 	VIP_RETURN ret;
 
 	pthread_join(p->thread, NULL);
 	ret = p->result;
 	if (ret == VIP_SUCCESS && attrs)
 		*attrs = p->remote_attrs;
-	vi->peer = NULL;
 	free(p);
 	return ret;
 }
@@ -219,31 +219,43 @@ VIP_RETURN VipConnectPeerDone(VIP_VI_HANDLE ViHandle,
 			      VIP_VI_ATTRIBUTES *RemoteViAttribs)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct vip_peer *p;
 
 	if (!vi || !RemoteViAttribs)
 		return VIP_INVALID_PARAMETER;
-	if (!vi->peer)
+	p = atomic_load(&vi->peer);
+	if (!p)
 		return VIP_INVALID_STATE;
-	if (!atomic_load(&vi->peer->finished))
+	if (!atomic_load(&p->finished))
 		return VIP_NOT_DONE;
-	return finish(vi, RemoteViAttribs);
+	/* Two threads may both see it finished: one collects it. */
+	if (!atomic_compare_exchange_strong(&vi->peer, &p, NULL))
+		return VIP_INVALID_STATE;
+	return collect(p, RemoteViAttribs);
 }
 
 VIP_RETURN VipConnectPeerWait(VIP_VI_HANDLE ViHandle,
 			      VIP_VI_ATTRIBUTES *RemoteViAttribs)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct vip_peer *p;
 
 	if (!vi || !RemoteViAttribs)
 		return VIP_INVALID_PARAMETER;
-	if (!vi->peer)
+	p = atomic_exchange(&vi->peer, NULL);
+	if (!p)
 		return VIP_INVALID_STATE;
-	return finish(vi, RemoteViAttribs);
+	return collect(p, RemoteViAttribs);
 }
 
-/* A VI going away with a request under way: wait for it to end. */
-void vip_peer_reap(struct vip_vi *vi)
+bool vip_peer_reap(struct vip_vi *vi)
 {
-	if (vi->peer)
-		finish(vi, NULL);
+	struct vip_peer *p = atomic_exchange(&vi->peer, NULL);
+
+	if (!p)
+		return false;
+	atomic_store(&p->cancel, true);
+	map_conn_kick(vi->nic->dev);
+	collect(p, NULL);
+	return true;
 }

@@ -1051,6 +1051,21 @@ static TRACE_COLD VIP_RETURN trace_VipQuerySystemManagementInfo(
 WRAP(VipQuerySystemManagementInfo,
      (VIP_NIC_HANDLE nic, VIP_ULONG type, VIP_PVOID info), (nic, type, info))
 
+IMPL(VipQuerySystemManagementInfoClan);
+static TRACE_COLD VIP_RETURN trace_VipQuerySystemManagementInfoClan(
+	VIP_NIC_HANDLE nic, VIP_ULONG type, VIP_PVOID info)
+{
+	TRACE_START(VipQuerySystemManagementInfoClan);
+	r = vipl_impl_VipQuerySystemManagementInfoClan(nic, type, info);
+	put_ptr(&l, "nic", nic);
+	put_ulong(&l, "type", type);
+	put_ptr(&l, "info", info);
+	end(&l, r);
+	return r;
+}
+WRAP(VipQuerySystemManagementInfoClan,
+     (VIP_NIC_HANDLE nic, VIP_ULONG type, VIP_PVOID info), (nic, type, info))
+
 IMPL(VipAddTagCQ);
 static TRACE_COLD VIP_RETURN trace_VipAddTagCQ(VIP_CQ_HANDLE cq,
 					       VIP_EVENT_HANDLE *ev,

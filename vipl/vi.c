@@ -50,17 +50,25 @@ static void queue_cq_release(struct vip_queue *q)
 	map_cq_destroy(q->cq);
 }
 
-static struct map_qp_cfg qp_cfg(const struct vip_vi *vi)
+/* The queue pair a VI with attributes a needs. */
+static struct map_qp_cfg qp_cfg(const struct vip_vi *vi,
+				const VIP_VI_ATTRIBUTES *a)
 {
 	struct map_qp_cfg cfg = {
-		.level = vi->attrs.ReliabilityLevel,
+		/* Giganet's DFC flag has no effect: UC or RC by level alone. */
+		.level = a->ReliabilityLevel & ~VIP_SERVICE_DFC,
 		.depth = vi->sq.mask + 1,
 		.max_sge = vi->max_seg,
-		.rdma_write = vi->attrs.EnableRdmaWrite,
-		.rdma_read = vi->attrs.EnableRdmaRead,
+		.rdma_write = a->EnableRdmaWrite,
+		.rdma_read = a->EnableRdmaRead,
 	};
 
 	return cfg;
+}
+
+static bool is_unreliable(VIP_RELIABILITY_LEVEL level)
+{
+	return (level & ~VIP_SERVICE_DFC) == VIP_SERVICE_UNRELIABLE;
 }
 
 static int create_queues(struct vip_vi *vi, uint32_t depth,
@@ -82,7 +90,7 @@ static int create_queues(struct vip_vi *vi, uint32_t depth,
 	err = vip_queue_init(&vi->rq, vi, depth, rcq, rvcq, true);
 	if (err)
 		goto err_sq;
-	cfg = qp_cfg(vi);
+	cfg = qp_cfg(vi, &vi->attrs);
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
 	if (err)
 		goto err_rq;
@@ -251,10 +259,12 @@ void VipSetUserData(VIP_VI_HANDLE ViHandle, VIP_PVOID Data)
 		vi->user_data = Data;
 }
 
-/* A new protection tag means a new queue pair (a QP's PD is fixed). */
-static VIP_RETURN change_ptag(struct vip_vi *vi, struct vip_ptag *ptag)
+/* A new protection tag, or a move between unreliable (UC) and reliable
+ * (RC), needs a new queue pair: a QP's PD and type are fixed. */
+static VIP_RETURN rebuild_qp(struct vip_vi *vi, struct vip_ptag *ptag,
+			     const VIP_VI_ATTRIBUTES *next)
 {
-	struct map_qp_cfg cfg = qp_cfg(vi);
+	struct map_qp_cfg cfg = qp_cfg(vi, next);
 	struct map_qp *qp;
 	int err;
 
@@ -292,12 +302,12 @@ VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE ViHandle, VIP_VI_ATTRIBUTES *Attrs)
 	VipQueryNic(vi->nic->handle, &na);
 	if (!next.MaxTransferSize)
 		next.MaxTransferSize = na.MaxTransferSize;
-	if (ptag != vi->ptag) {
-		ret = change_ptag(vi, ptag);
+	if (ptag != vi->ptag || is_unreliable(next.ReliabilityLevel) !=
+					is_unreliable(vi->attrs.ReliabilityLevel)) {
+		ret = rebuild_qp(vi, ptag, &next);
 		if (ret != VIP_SUCCESS)
 			return ret;
-	}
-	if (!next.EnableRdmaWrite != !vi->attrs.EnableRdmaWrite ||
+	} else if (!next.EnableRdmaWrite != !vi->attrs.EnableRdmaWrite ||
 	    !next.EnableRdmaRead != !vi->attrs.EnableRdmaRead) {
 		err = map_qp_set_access(vi->qp, next.EnableRdmaWrite,
 					next.EnableRdmaRead);

@@ -472,6 +472,14 @@ VIP_RETURN VipErrorCallback(IN VIP_NIC_HANDLE NicHandle, IN VIP_PVOID Context,
 VIP_RETURN VipQuerySystemManagementInfo(IN VIP_NIC_HANDLE NicHandle,
 					IN VIP_ULONG InfoType,
 					OUT VIP_PVOID SysManInfo);
+/* The library cannot see which ADAddrArray a program was compiled with,
+ * so Giganet's layout has an entry point of its own, chosen here. */
+VIP_RETURN VipQuerySystemManagementInfoClan(IN VIP_NIC_HANDLE NicHandle,
+					    IN VIP_ULONG InfoType,
+					    OUT VIP_PVOID SysManInfo);
+#ifdef VIPL_CLAN_AUTODISCOVERY
+#define VipQuerySystemManagementInfo VipQuerySystemManagementInfoClan
+#endif
 
 /* Giganet cLAN vendor calls */
 VIP_RETURN VipAddTagCQ(IN VIP_CQ_HANDLE CQHandle,

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 	}
 	seed(argv[1], WIRE_ACCEPT, 0, 0, 0, false);
 	seed(argv[1], WIRE_ACCEPT, 0, 0, 0, true);
-	for (r = MAP_REJECT_BY_PEER; r <= MAP_REJECT_ATTRS; r++)
+	for (r = MAP_REJECT_BY_PEER; r <= MAP_REJECT_RDMA_READ; r++)
 		seed(argv[1], WIRE_REJECT, r, 0, 0, false);
 	return 0;
 }

@@ -146,23 +146,31 @@ Test(conn, malformed_addresses_are_invalid_parameter)
 	VipCloseNic(nic);
 }
 
-/* Server whose VI is of the other reliable level. */
+/* A server whose VI differs from the requester's in one attribute. */
+struct mismatch {
+	const char *disc;
+	VIP_VI_ATTRIBUTES server; /* the accepting VI's attributes */
+	VIP_RETURN expect; /* on both sides */
+};
+
 static int mismatch_server(void *arg)
 {
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_RECEPTION), ra;
+	struct mismatch *m = arg;
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
 	VIP_CONN_HANDLE conn;
 	VIP_VI_HANDLE vi;
 
-	(void)arg;
 	VT_CHECK(nic);
-	local = vt_addr(nic, "c-mismatch");
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	local = vt_addr(nic, m->disc);
+	VT_CHECK(VipCreateVi(nic, &m->server, NULL, NULL, &vi) ==
+		 VIP_SUCCESS);
 	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
 				&conn) == VIP_SUCCESS);
-	VT_CHECK(ra.ReliabilityLevel == VIP_SERVICE_RELIABLE_DELIVERY);
-	VT_CHECK(VipConnectAccept(conn, vi) == VIP_INVALID_RELIABILITY_LEVEL);
+	VT_CHECK(VipConnectAccept(conn, vi) == m->expect);
+	/* Refused, the handle is used up and the VI stays idle. */
+	VT_CHECK(VipConnectAccept(conn, vi) == VIP_INVALID_PARAMETER);
 	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
 	free(local);
 	free(remote);
@@ -170,19 +178,55 @@ static int mismatch_server(void *arg)
 	return 0;
 }
 
-Test(conn, reliability_mismatch_is_refused_on_both_sides)
+static void expect_mismatch(struct mismatch *m, VIP_VI_ATTRIBUTES *va)
 {
-	pid_t srv = vt_spawn(mismatch_server, NULL);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	pid_t srv = vt_spawn(mismatch_server, m);
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_VI_HANDLE vi;
 
 	cr_assert_not_null(nic);
-	cr_expect_eq(vt_connect(nic, "c-mismatch", &va, &vi),
-		     VIP_INVALID_RELIABILITY_LEVEL);
+	cr_expect_eq(vt_connect(nic, m->disc, va, &vi), m->expect);
 	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(conn, reliability_mismatch_is_refused_on_both_sides)
+{
+	struct mismatch m = {
+		.disc = "c-mismatch",
+		.server = vt_vi_attrs(VIP_SERVICE_RELIABLE_RECEPTION),
+		.expect = VIP_INVALID_RELIABILITY_LEVEL,
+	};
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+
+	expect_mismatch(&m, &va);
+}
+
+Test(conn, transfer_size_mismatch_is_refused_on_both_sides)
+{
+	struct mismatch m = {
+		.disc = "c-mts",
+		.server = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY),
+		.expect = VIP_INVALID_MTU,
+	};
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+
+	va.MaxTransferSize = m.server.MaxTransferSize / 2;
+	expect_mismatch(&m, &va);
+}
+
+Test(conn, rdma_read_on_one_side_only_is_refused_on_both_sides)
+{
+	struct mismatch m = {
+		.disc = "c-rdread",
+		.server = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY),
+		.expect = VIP_INVALID_RDMAREAD,
+	};
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+
+	va.EnableRdmaRead = VIP_TRUE;
+	expect_mismatch(&m, &va);
 }
 
 /* Reports what it learnt of the requester, then waits for the disconnect. */
@@ -202,6 +246,8 @@ static int inspect_server(void *arg)
 	VT_CHECK(VipQueryNic(nic, &na) == VIP_SUCCESS);
 	vt_mem_init(&m, nic, 4096, NULL);
 	local = vt_addr(nic, "c-inspect");
+	/* Sizes must agree; RDMA write may differ (the requester's only). */
+	va.MaxTransferSize = 12345;
 	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
 	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &other) == VIP_SUCCESS);
 	vt_fill(vt_desc(&m, 0), &m, vt_data(&m), 4096);
@@ -560,4 +606,44 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 	}
 	VipCloseNic(nic);
 	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+/* Another process waits on the discriminator the test waited on before. */
+static int later_waiter(void *arg)
+{
+	VIP_NIC_HANDLE nic;
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+
+	(void)arg;
+	sleep(12); /* the test's listener is idle for longer than 10 s */
+	nic = vt_open_nic();
+	VT_CHECK(nic);
+	local = vt_addr(nic, "c-rebind");
+	VT_CHECK(VipConnectWait(nic, local, 200, remote, &ra, &conn) ==
+		 VIP_TIMEOUT);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(conn, an_idle_listener_frees_its_port_for_another_process)
+{
+	pid_t other = vt_spawn(later_waiter, NULL);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+
+	cr_assert_not_null(nic);
+	local = vt_addr(nic, "c-rebind");
+	cr_expect_eq(VipConnectWait(nic, local, 100, remote, &ra, &conn),
+		     VIP_TIMEOUT);
+	/* Our NIC stays open while the other process takes the port. */
+	cr_expect_eq(vt_join(other, 40), 0);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
 }

@@ -297,10 +297,16 @@ Test(data, reliable_reception_level_carries_data_too)
 	client_finish(&c);
 }
 
-Test(data, unreliable_level_carries_data_in_order)
+/*
+ * N messages one at a time over an unreliable connection, from a client VI
+ * created at level create_as, then (if set) turned unreliable by
+ * VipSetViAttributes: either way it must be on a UC queue pair.
+ */
+static void unreliable_round_trips(const char *disc,
+				   VIP_RELIABILITY_LEVEL create_as, bool set)
 {
 	enum { N = 4 };
-	struct echo_args a = { .disc = "d-uc", .count = N,
+	struct echo_args a = { .disc = disc, .count = N,
 			       .level = VIP_SERVICE_UNRELIABLE,
 			       .recv_len = 4096 };
 	struct client c;
@@ -308,7 +314,16 @@ Test(data, unreliable_level_carries_data_in_order)
 	char *data;
 	int i;
 
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(create_as);
+
 	client_start(&c, &a, (N + 1) * 4096);
+	/* Our own VI in place of client_start's unreliable one. */
+	cr_assert_eq(VipDestroyVi(c.vi), VIP_SUCCESS);
+	cr_assert_eq(VipCreateVi(c.nic, &va, NULL, NULL, &c.vi), VIP_SUCCESS);
+	if (set) {
+		va = vt_vi_attrs(VIP_SERVICE_UNRELIABLE);
+		cr_assert_eq(VipSetViAttributes(c.vi, &va), VIP_SUCCESS);
+	}
 	data = vt_data(&c.m);
 	for (i = 0; i < N; i++) {
 		r[i] = vt_desc(&c.m, i);
@@ -330,4 +345,21 @@ Test(data, unreliable_level_carries_data_in_order)
 		cr_expect_eq(memcmp(data + (i + 1) * 4096, data, 2000 + i), 0);
 	}
 	client_finish(&c);
+}
+
+Test(data, unreliable_level_carries_data_in_order)
+{
+	unreliable_round_trips("d-uc", VIP_SERVICE_UNRELIABLE, false);
+}
+
+Test(data, giganet_dfc_flag_keeps_the_unreliable_level)
+{
+	unreliable_round_trips("d-uc-dfc",
+			       VIP_SERVICE_UNRELIABLE | VIP_SERVICE_DFC, false);
+}
+
+Test(data, a_reliable_vi_set_unreliable_moves_to_uc)
+{
+	unreliable_round_trips("d-uc-set", VIP_SERVICE_RELIABLE_DELIVERY,
+			       true);
 }

@@ -11,7 +11,8 @@
 TestSuite(notify, .timeout = 90);
 
 struct seen {
-	atomic_int calls;
+	atomic_int calls; /* handlers finished */
+	atomic_int slots; /* handlers started: each takes its desc[] slot */
 	VIP_PVOID context;
 	VIP_NIC_HANDLE nic;
 	VIP_VI_HANDLE vi;
@@ -36,7 +37,8 @@ static void on_vi(VIP_PVOID ctx, VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
 		  VIP_DESCRIPTOR *d)
 {
 	struct seen *s = ctx;
-	int n = atomic_load(&s->calls);
+	/* Taken first: a handler armed from here may run before we return. */
+	int n = atomic_fetch_add(&s->slots, 1);
 
 	s->context = ctx;
 	s->nic = nic;

@@ -152,3 +152,97 @@ Test(peer, bad_requests_are_refused_and_a_lonely_one_times_out)
 	free(other);
 	VipCloseNic(nic);
 }
+
+/* A peer whose VI has half the transfer size of the test's. */
+static int small_peer(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote;
+	VIP_VI_HANDLE vi;
+
+	(void)arg;
+	VT_CHECK(nic);
+	va.MaxTransferSize /= 2;
+	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
+	local = mesh_addr(nic, 1, 0);
+	remote = mesh_addr(nic, 0, 1);
+	VT_CHECK(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS) ==
+		 VIP_SUCCESS);
+	VT_CHECK(VipConnectPeerWait(vi, &ra) == VIP_INVALID_MTU);
+	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(peer, transfer_size_mismatch_fails_on_both_peers)
+{
+	pid_t other = vt_spawn(small_peer, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *local, *remote;
+	VIP_VI_HANDLE vi;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	local = mesh_addr(nic, 0, 1);
+	remote = mesh_addr(nic, 1, 0);
+	cr_assert_eq(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS),
+		     VIP_SUCCESS);
+	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_INVALID_MTU);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	free(local);
+	free(remote);
+	VipCloseNic(nic);
+	cr_expect_eq(vt_join(other, 30), 0);
+}
+
+/*
+ * A request for ever, to nobody, from the side that connects (local sorts
+ * lower) or the side that waits: VipDisconnect gives it up, leaving an
+ * idle VI; VipCloseNic gives up another. The suite's timeout bounds both.
+ */
+static void give_up(const char *local, const char *remote)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_NET_ADDRESS *me, *other;
+	VIP_VI_HANDLE vi, vi2;
+	VIP_VI_STATE st;
+	VIP_BOOLEAN se, re;
+
+	cr_assert_not_null(nic);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi2), VIP_SUCCESS);
+	me = vt_addr(nic, local);
+	other = vt_addr(nic, remote);
+	cr_assert_eq(VipConnectPeerRequest(vi, me, other, VIP_INFINITE),
+		     VIP_SUCCESS);
+	usleep(300 * 1000); /* well into its wait or its retries */
+	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_NOT_DONE);
+	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
+	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipDisconnect(vi), VIP_INVALID_STATE);
+	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+
+	cr_assert_eq(VipConnectPeerRequest(vi2, me, other, VIP_INFINITE),
+		     VIP_SUCCESS);
+	usleep(300 * 1000);
+	free(me);
+	free(other);
+	cr_expect_eq(VipCloseNic(nic), VIP_SUCCESS);
+}
+
+Test(peer, an_endless_request_is_given_up_on_the_connecting_side)
+{
+	give_up("aa-giveup", "zz-giveup");
+}
+
+Test(peer, an_endless_request_is_given_up_on_the_waiting_side)
+{
+	give_up("zz-giveup", "aa-giveup");
+}
