@@ -15,7 +15,7 @@
  */
 #define MIN_RNR_TIMER 22 /* 20.48 ms, IB encoding */
 #define RNR_RETRY 6
-#define ACK_TIMEOUT_MAX 16
+#define ACK_TIMEOUT_MAX 18
 
 #define MAX_SGE_ON_STACK 64
 /* Small sends go inline (copied into the WQE): lower latency, and the
@@ -141,7 +141,7 @@ int map_qp_flush(struct map_qp *qp)
 /*
  * The local ACK timeout exponent (4.096 us << t per try). rdma_cm picks
  * 19 on RoCE (2.1 s a try, ~15 s before a send to a vanished host fails);
- * we cap it at ACK_TIMEOUT_MAX (268 ms a try, ~2 s in all), or use
+ * we cap it at ACK_TIMEOUT_MAX (1.07 s a try, ~7.5 s in all), or use
  * VIPL_ACK_TIMEOUT (1-31) for fabrics whose packets live longer.
  */
 static uint8_t ack_timeout(uint8_t from_cm)
