@@ -75,6 +75,9 @@ static int rdma_target(void *arg)
 	vt_fill(s, &ctl, msg, sizeof(*msg));
 	VT_CHECK(VipPostSend(vi, s, ctl.mh) == VIP_SUCCESS);
 	VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	if (out->CS.Status != (VIP_STATUS_DONE | VIP_STATUS_OP_SEND))
+		fprintf(stderr, "target: region message status 0x%x\n",
+			out->CS.Status);
 	VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));
 
 	/* The initiator's last word. */
