@@ -137,6 +137,13 @@ unsigned long bench_iters(const struct bench_opts *o, unsigned long size)
 	return n;
 }
 
+unsigned long bench_warmup(const struct bench_opts *o, unsigned long size)
+{
+	unsigned long n = bench_iters(o, size) / 4 + 1;
+
+	return n < o->warmup ? n : o->warmup;
+}
+
 void bench_csv_header(void)
 {
 	printf("impl,test,size,iters,min_us,median_us,avg_us,p99_us,"

@@ -53,6 +53,8 @@ const char *bench_test_name(enum bench_test t);
 unsigned long bench_next_size(const struct bench_opts *o, unsigned long size);
 /* Timed iterations at size (the same on both sides). */
 unsigned long bench_iters(const struct bench_opts *o, unsigned long size);
+/* Untimed ones before them: -w, but no more than a quarter of those. */
+unsigned long bench_warmup(const struct bench_opts *o, unsigned long size);
 
 static inline uint64_t bench_now_ns(void)
 {

@@ -414,14 +414,15 @@ static void post_nothing(struct ep *ep)
 static void lat_send(struct ep *ep)
 {
 	const struct bench_opts *o = ep->o;
-	unsigned long size, i, n;
+	unsigned long size, i, n, w;
 	uint64_t *ns = calloc(o->iters + o->min_iters, sizeof(*ns)), t0;
 	struct ibv_wc wc;
 
 	for (size = o->min_size; size; size = bench_next_size(o, size)) {
 		n = bench_iters(o, size);
+		w = bench_warmup(o, size);
 		build_wr(ep, 0, ep->sbuf, size, 0);
-		for (i = 0; i < o->warmup + n; i++) {
+		for (i = 0; i < w + n; i++) {
 			t0 = bench_now_ns();
 			if (o->server) {
 				reap_one(ep->rcq, &wc);
@@ -434,8 +435,8 @@ static void lat_send(struct ep *ep)
 				post_recv(ep, ep->rbuf, o->max_size);
 				reap_one(ep->scq, &wc);
 			}
-			if (i >= o->warmup)
-				ns[i - o->warmup] = (bench_now_ns() - t0) / 2;
+			if (i >= w)
+				ns[i - w] = (bench_now_ns() - t0) / 2;
 		}
 		bench_alive();
 		if (!o->server)
@@ -447,7 +448,7 @@ static void lat_send(struct ep *ep)
 static void lat_write(struct ep *ep)
 {
 	const struct bench_opts *o = ep->o;
-	unsigned long size, i, n, k = 0;
+	unsigned long size, i, n, w, k = 0;
 	uint64_t *ns = calloc(o->iters + o->min_iters, sizeof(*ns)), t0;
 	volatile char *poll;
 	struct ibv_wc wc;
@@ -457,7 +458,8 @@ static void lat_write(struct ep *ep)
 		n = bench_iters(o, size);
 		build_wr(ep, 0, ep->sbuf, size, 1);
 		poll = ep->rbuf + size - 1;
-		for (i = 0; i < o->warmup + n; i++, k++) {
+		w = bench_warmup(o, size);
+		for (i = 0; i < w + n; i++, k++) {
 			v = (char)(1 + k % 255);
 			t0 = bench_now_ns();
 			if (o->server) {
@@ -473,8 +475,8 @@ static void lat_write(struct ep *ep)
 					;
 				reap_one(ep->scq, &wc);
 			}
-			if (i >= o->warmup)
-				ns[i - o->warmup] = (bench_now_ns() - t0) / 2;
+			if (i >= w)
+				ns[i - w] = (bench_now_ns() - t0) / 2;
 		}
 		bench_alive();
 		if (!o->server)
@@ -520,7 +522,7 @@ static void bw_client(struct ep *ep, int write)
 		n = bench_iters(o, size);
 		for (i = 0; i < o->depth; i++)
 			build_wr(ep, i, ep->sbuf, size, write);
-		stream(ep, o->warmup);
+		stream(ep, bench_warmup(o, size));
 		ns = stream(ep, n);
 		bench_alive();
 		bench_report_bw(o, size, n, ns);
@@ -540,7 +542,7 @@ static void bw_send_server(struct ep *ep)
 	int got, j;
 
 	for (size = o->min_size; size; size = bench_next_size(o, size))
-		total += o->warmup + bench_iters(o, size);
+		total += bench_warmup(o, size) + bench_iters(o, size);
 	while (i < total) {
 		while ((got = ibv_poll_cq(ep->rcq, POLL_BATCH, wc)) == 0)
 			;
@@ -624,6 +626,7 @@ static void conn_cycles(struct ep *ep)
 			}
 			rdma_disconnect(ep->id);
 			CHECK0(rdma_destroy_id(ep->id));
+			ep->id = NULL;
 			CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
 			while (ibv_poll_cq(ep->scq, POLL_BATCH, wc) > 0)
 				;

@@ -280,13 +280,14 @@ static void lat_send(struct ep *ep)
 {
 	const struct bench_opts *o = ep->o;
 	VIP_DESCRIPTOR *sd = &ep->sd[0], *rd;
-	unsigned long size, i, n;
+	unsigned long size, i, n, w;
 	uint64_t *ns = calloc(o->iters + o->min_iters, sizeof(*ns)), t0;
 
 	for (size = o->min_size; size; size = bench_next_size(o, size)) {
 		n = bench_iters(o, size);
+		w = bench_warmup(o, size);
 		build_send(ep, sd, ep->sbuf, size);
-		for (i = 0; i < o->warmup + n; i++) {
+		for (i = 0; i < w + n; i++) {
 			t0 = bench_now_ns();
 			if (o->server) {
 				rd = reap_recv(ep);
@@ -299,8 +300,8 @@ static void lat_send(struct ep *ep)
 				CHECK(VipPostRecv(ep->vi, rd, ep->mh));
 				reap_send(ep);
 			}
-			if (i >= o->warmup)
-				ns[i - o->warmup] = (bench_now_ns() - t0) / 2;
+			if (i >= w)
+				ns[i - w] = (bench_now_ns() - t0) / 2;
 		}
 		bench_alive();
 		if (!o->server)
@@ -313,7 +314,7 @@ static void lat_write(struct ep *ep)
 {
 	const struct bench_opts *o = ep->o;
 	VIP_DESCRIPTOR *sd = &ep->sd[0];
-	unsigned long size, i, n, k = 0;
+	unsigned long size, i, n, w, k = 0;
 	uint64_t *ns = calloc(o->iters + o->min_iters, sizeof(*ns)), t0;
 	volatile char *poll;
 	char v;
@@ -322,7 +323,8 @@ static void lat_write(struct ep *ep)
 		n = bench_iters(o, size);
 		build_write(ep, sd, size);
 		poll = ep->rbuf + size - 1;
-		for (i = 0; i < o->warmup + n; i++, k++) {
+		w = bench_warmup(o, size);
+		for (i = 0; i < w + n; i++, k++) {
 			v = (char)(1 + k % 255);
 			t0 = bench_now_ns();
 			if (o->server) {
@@ -338,8 +340,8 @@ static void lat_write(struct ep *ep)
 					;
 				reap_send(ep);
 			}
-			if (i >= o->warmup)
-				ns[i - o->warmup] = (bench_now_ns() - t0) / 2;
+			if (i >= w)
+				ns[i - w] = (bench_now_ns() - t0) / 2;
 		}
 		bench_alive();
 		if (!o->server)
@@ -381,7 +383,7 @@ static void bw_client(struct ep *ep, int write)
 			else
 				build_send(ep, &ep->sd[i], ep->sbuf, size);
 		}
-		stream(ep, o->warmup);
+		stream(ep, bench_warmup(o, size));
 		ns = stream(ep, n);
 		bench_alive();
 		bench_report_bw(o, size, n, ns);
@@ -401,7 +403,7 @@ static void bw_send_server(struct ep *ep)
 	VIP_DESCRIPTOR *d;
 
 	for (size = o->min_size; size; size = bench_next_size(o, size))
-		total += o->warmup + bench_iters(o, size);
+		total += bench_warmup(o, size) + bench_iters(o, size);
 	for (i = 0; i < total; i++) {
 		d = reap_recv(ep);
 		CHECK(VipPostRecv(ep->vi, d, ep->mh));
