@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""summary.py DIR - the ratio table of a scripts/bench.sh run.
+
+Reads DIR/raw.csv (vipl_bench and verbs_bench, several alternated reps),
+DIR/tools.csv (perftest, fi_pingpong), DIR/scale.csv, DIR/callgrind.csv;
+prints the table and writes DIR/summary.csv and, for plot.gp, DIR/plot/*.dat.
+
+Per test and size, each rep gives one VIPL figure and one twin figure,
+measured next to each other; the ratio is VIPL/twin per rep, and the table
+shows the median of those ratios and their range over the reps. Latency
+is the median one-way time of a run (perftest's t_typical); bandwidth the
+MB/s (2^20 bytes) of a run; connections, cycles per second (1 / the mean
+cycle time).
+"""
+import csv
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+TARGET = {'lat_send': ('<=', 1.02), 'lat_write': ('<=', 1.02),
+          'bw_send': ('>=', 0.99), 'bw_write': ('>=', 0.99),
+          'conn': ('>=', 0.90)}
+TOOL = {'lat_send': 'send_lat', 'lat_write': 'write_lat',
+        'bw_send': 'send_bw', 'bw_write': 'write_bw'}
+
+
+def metric(row):
+    t = row['test']
+    if t.startswith('lat'):
+        return float(row['median_us'])
+    if t.startswith('bw'):
+        return float(row['MBps'])
+    return 1e6 / float(row['avg_us'])  # conn: cycles per second
+
+
+def human(size):
+    size = int(size)
+    for unit, n in (('MiB', 1 << 20), ('KiB', 1 << 10)):
+        if size >= n and size % n == 0:
+            return '%d %s' % (size // n, unit)
+    return '%d B' % size
+
+
+def main():
+    d = sys.argv[1]
+    runs = defaultdict(dict)  # (test, size) -> impl -> {rep: value}
+    avg = defaultdict(list)   # (test, size, impl) -> mean latencies
+    path = os.path.join(d, 'raw.csv')
+    if not os.path.exists(path):
+        print('no results in %s' % d)
+        return
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            try:
+                key = (row['test'], int(row['size']))
+                runs[key].setdefault(row['impl'], {})[row['rep']] = \
+                    metric(row)
+                avg[key + (row['impl'],)].append(float(row['avg_us']))
+            except (KeyError, ValueError, ZeroDivisionError):
+                continue
+    tools = defaultdict(dict)
+    path = os.path.join(d, 'tools.csv')
+    if os.path.exists(path):
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                try:
+                    tools[row['test']][int(row['size'])] = \
+                        float(row['value'])
+                except ValueError:
+                    pass
+
+    os.makedirs(os.path.join(d, 'plot'), exist_ok=True)
+    plot = {}
+    out = open(os.path.join(d, 'summary.csv'), 'w')
+    out.write('test,size,vipl,twin,ratio,ratio_min,ratio_max,reps,target,'
+              'met,perftest,vipl_over_perftest,fi_pingpong_avg,'
+              'vipl_avg_over_fi\n')
+    unit = {'lat': 'us', 'bw': 'MB/s', 'conn': '/s'}
+    print('%-9s %8s %10s %10s %7s %15s %4s %10s %7s %9s %7s' % (
+        'test', 'size', 'VIPL', 'twin', 'ratio', '[min - max]', 'ok',
+        'perftest', 'V/pt', 'fi_pp', 'V/fi'))
+    missed = []
+    for (test, size) in sorted(runs, key=lambda k: (
+            list(TARGET).index(k[0]) if k[0] in TARGET else 9, k[1])):
+        by = runs[(test, size)]
+        v, t = by.get('vipl', {}), by.get('verbs', {})
+        reps = sorted(set(v) & set(t))
+        if not reps:
+            continue
+        ratios = [v[r] / t[r] for r in reps if t[r]]
+        rv = statistics.median(v[r] for r in reps)
+        rt = statistics.median(t[r] for r in reps)
+        ratio = statistics.median(ratios)
+        op, lim = TARGET.get(test, ('<=', 0))
+        met = ratio <= lim if op == '<=' else ratio >= lim
+        if not met:
+            missed.append('%s %s' % (test, human(size)))
+        pt = tools.get(TOOL.get(test, ''), {}).get(size)
+        # perftest's smallest send is 2 bytes: compare 1 B with it
+        if pt is None and size == 1:
+            pt = tools.get(TOOL.get(test, ''), {}).get(2)
+        fi = tools.get('fi_lat', {}).get(size) if test == 'lat_send' \
+            else None
+        vavg = statistics.median(avg[(test, size, 'vipl')]) \
+            if avg[(test, size, 'vipl')] else None
+        vpt = (rv / pt if test.startswith('lat') else rv / pt) \
+            if pt else None
+        vfi = vavg / fi if fi and vavg else None
+        print('%-9s %8s %10.2f %10.2f %7.3f %15s %4s %10s %7s %9s %7s' % (
+            test, human(size) if test != 'conn' else '-', rv, rt, ratio,
+            '[%.3f - %.3f]' % (min(ratios), max(ratios)),
+            'yes' if met else 'NO',
+            '%.2f' % pt if pt else '-', '%.3f' % vpt if vpt else '-',
+            '%.2f' % fi if fi else '-', '%.3f' % vfi if vfi else '-'))
+        out.write('%s,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%d,%s%.2f,%s,%s,%s,%s,'
+                  '%s\n' % (test, size, rv, rt, ratio, min(ratios),
+                            max(ratios), len(reps), op, lim,
+                            'yes' if met else 'no',
+                            '%.4f' % pt if pt else '',
+                            '%.4f' % vpt if vpt else '',
+                            '%.4f' % fi if fi else '',
+                            '%.4f' % vfi if vfi else ''))
+        plot.setdefault(test, []).append(
+            (size, rv, min(v.values()), max(v.values()), rt,
+             min(t.values()), max(t.values()), ratio, min(ratios),
+             max(ratios), pt or float('nan'), fi or float('nan')))
+    out.close()
+    for test, rows in plot.items():
+        with open(os.path.join(d, 'plot', test + '.dat'), 'w') as f:
+            f.write('# size vipl vipl_min vipl_max twin twin_min twin_max '
+                    'ratio ratio_min ratio_max perftest fi_pingpong\n')
+            for r in rows:
+                f.write(' '.join('%g' % x for x in r) + '\n')
+    print('units: latency us (one way, median of a run), bandwidth MB/s, '
+          'conn cycles/s; ratio = VIPL/twin per rep, median [range]')
+    print('V/pt: VIPL over perftest (ib_send_lat, ib_write_lat, ib_send_bw, '
+          'ib_write_bw); V/fi: VIPL mean latency over fi_pingpong\'s')
+    print('targets: latency <= 1.02, bandwidth >= 0.99, connections >= 0.9;'
+          ' missed: %s' % (', '.join(missed) if missed else 'none'))
+
+    path = os.path.join(d, 'scale.csv')
+    if os.path.exists(path):
+        print('\nscale: VIs through one CQ (vipl_scale)')
+        print('%6s %12s %14s %14s' % ('VIs', 'msg/s', 'RSS KiB/VI',
+                                      'heap KiB/VI'))
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                print('%6s %12s %14s %14s' % (
+                    row['vis'], row['msg_per_s'], row['rss_kib_per_vi'],
+                    row['heap_kib_per_vi']))
+    path = os.path.join(d, 'callgrind.csv')
+    if os.path.exists(path):
+        print('\ncallgrind: instructions per message (libvipl = its own '
+              'code and libc on its behalf; verbs = libibverbs, provider)')
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                print('%-6s libvipl %7s   verbs %7s   calls out of '
+                      'libvipl: %s' % (row['path'], row['vipl_ir'],
+                                       row['verbs_ir'],
+                                       row['vipl_calls_out']))
+    path = os.path.join(d, 'failures.txt')
+    if os.path.exists(path):
+        print('\nfailures:')
+        print(open(path).read().rstrip())
+
+
+if __name__ == '__main__':
+    main()
