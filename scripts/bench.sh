@@ -17,13 +17,13 @@
 #
 #   --smoke    each benchmark once at tiny sizes, no plots (CI; ~1 minute)
 #   --reps N   VIPL/twin alternations per test (default 5)
-#   --factor F sizes grow by F (default 2)
+#   --factor F sizes grow by F (default 4: 1 B, 4 B, ... 1 MiB)
 # Benchmarks are not tests: nothing here asserts a time. The exit status is
 # non-zero only when a benchmark failed to run.
 set -euo pipefail
 
-top=$(cd "$(dirname "$0")/.." && pwd)
-smoke=0 reps=5 factor=2 inside=0 out=""
+top=${BENCH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+smoke=0 reps=5 factor=4 inside=0 out=""
 while (($#)); do
 	case $1 in
 	--smoke) smoke=1; shift ;;
@@ -39,6 +39,7 @@ out=${out:-$top/build/bench$( ((smoke)) && echo -smoke)}
 
 # ------------------------------------------------------------------ host
 if ((!inside)); then
+	out=$(realpath -m "$out")
 	cd "$top"
 	[[ ${BENCH_NO_DEPS:-0} == 1 ]] || scripts/install-deps.sh
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -50,9 +51,15 @@ if ((!inside)); then
 	args=(--inside --out "$out" --reps "$reps" --factor "$factor")
 	((smoke)) && args+=(--smoke)
 	timeout=$( ((smoke)) && echo 600 || echo 5400)
+	# The guest runs a copy, so that editing this file meanwhile is safe
+	# (bash reads a script as it goes).
+	cp "$top/scripts/bench.sh" "$out/bench-inside.sh"
+	echo "host load before: $(cat /proc/loadavg)" >"$out/host.txt"
 	rc=0
-	tests/harness/rxe-run --timeout "$timeout" --rw "$out" -- \
-		"$top/scripts/bench.sh" "${args[@]}" || rc=$?
+	BENCH_TOP=$top RXE_RUN_PASS_ENV="BENCH_TOP ${RXE_RUN_PASS_ENV:-}" \
+		tests/harness/rxe-run --timeout "$timeout" --rw "$out" \
+		-- bash "$out/bench-inside.sh" "${args[@]}" || rc=$?
+	echo "host load after: $(cat /proc/loadavg)" >>"$out/host.txt"
 	python3 tests/bench/summary.py "$out" | tee "$out/summary.txt"
 	if ((!smoke)) && command -v gnuplot >/dev/null; then
 		gnuplot -e "dir='$out'" tests/bench/plot.gp &&
@@ -72,15 +79,33 @@ mkdir -p "$log"
 failures=0
 port=18600
 
+# The same sizes and iterations for the tools, from common.c's rule.
+sizes() { # MIN MAX FACTOR
+	local s=$1
+	while :; do
+		echo "$s"
+		((s >= $2)) && break
+		s=$((s * $3))
+		((s > $2)) && s=$2
+	done
+}
+iters() { # SIZE MAX MIN BUDGET
+	local n=$(($4 / $1))
+	((n > $2)) && n=$2
+	((n < $3)) && n=$3
+	echo "$n"
+}
+
 if ((smoke)); then
-	lat=(-S 1 -M 64 -f 64 -n 20 -m 4 -w 2)
-	bw=(-S 1 -M 64 -f 64 -n 50 -m 4 -w 2 -d 8 -r 64)
+	size_list="1 64"
+	lat=(-n 20 -m 4 -w 2)
+	bw=(-n 50 -m 4 -w 2 -d 8 -r 64)
 	conn=(-n 3 -w 1)
 	scale_n="2" scale_msgs=200 cg_msgs=5
 else
-	lat=(-S 1 -M 1048576 -f "$factor" -n 1000 -m 8 -B $((4 << 20)) -w 100)
-	bw=(-S 1 -M 1048576 -f "$factor" -n 5000 -m 16 -B $((16 << 20)) -w 100
-	    -d 64 -r 512)
+	size_list=$(sizes 1 1048576 "$factor")
+	lat=(-n 1000 -m 8 -B $((4 << 20)) -w 100)
+	bw=(-n 5000 -m 16 -B $((16 << 20)) -w 100 -d 64 -r 512)
 	conn=(-n 200 -w 5)
 	scale_n="1 4 16 64 256" scale_msgs=20000 cg_msgs=200
 fi
@@ -114,7 +139,7 @@ pair() {
 	"$bin/$prog" -s -a "$addr" -p "$port" "$@" \
 		>"$log/$name.server" 2>&1 &
 	server=$!
-	sleep 0.3
+	sleep 0.1 # a client that comes too early tries again
 	timeout 900 "$bin/$prog" -c "$addr" -p "$port" "$@" \
 		2>"$log/$name.$rep.client.err" |
 		tail -n +2 | sed "s/^/$rep,/" >>"$out/raw.csv" || rc=$?
@@ -126,44 +151,33 @@ pair() {
 echo "== libvipl and its raw-verbs twin, alternated $reps times"
 echo "rep,impl,test,size,iters,min_us,median_us,avg_us,p99_us,MBps,msg_per_s" \
 	>"$out/raw.csv"
+# Each size is its own pair of runs, VIPL and twin back to back (which
+# goes first alternates), so that both see the same moment of a noisy
+# emulated machine; the reps repeat the whole set.
+k=0
 for ((rep = 1; rep <= reps; rep++)); do
-	# Alternate which goes first, so drift in the machine hits both.
-	if ((rep % 2)); then order="vipl_bench verbs_bench"; else
-		order="verbs_bench vipl_bench"; fi
 	for t in lat_send lat_write bw_send bw_write conn; do
 		case $t in
 		lat_*) a=("${lat[@]}") ;;
 		bw_*) a=("${bw[@]}") ;;
 		conn) a=("${conn[@]}") ;;
 		esac
-		for prog in $order; do
-			echo "-- rep $rep: $prog $t"
-			pair "$rep" "$prog" -t "$t" "${a[@]}"
+		for s in $( [[ $t == conn ]] && echo 1 || echo $size_list); do
+			k=$((k + 1))
+			if ((k % 2)); then order="vipl_bench verbs_bench"; else
+				order="verbs_bench vipl_bench"; fi
+			for prog in $order; do
+				echo "-- rep $rep: $prog $t $s"
+				pair "$rep" "$prog" -t "$t" "${a[@]}" -S "$s" -M "$s"
+			done
 		done
 	done
 done
 
-# The same sizes and iterations for the tools, from common.c's rule.
-sizes() { # MIN MAX FACTOR
-	local s=$1
-	while :; do
-		echo "$s"
-		((s >= $2)) && break
-		s=$((s * $3))
-		((s > $2)) && s=$2
-	done
-}
-iters() { # SIZE MAX MIN BUDGET
-	local n=$(($4 / $1))
-	((n > $2)) && n=$2
-	((n < $3)) && n=$3
-	echo "$n"
-}
-
 if ((!smoke)); then
 	echo "== perftest (ib_*_lat: t_typical; ib_*_bw: BW average), one run"
 	echo "tool,test,size,value" >"$out/tools.csv"
-	for s in $(sizes 1 1048576 "$factor"); do
+	for s in $size_list; do
 		n=$(( s < 2 ? 2 : s ))
 		for tool in ib_send_lat ib_write_lat ib_send_bw ib_write_bw; do
 			case $tool in
@@ -245,7 +259,7 @@ if ((!smoke)); then
 fi
 
 echo "== scale: VIs through one CQ"
-echo "impl,test,vis,messages,msg_per_s,rss_kib_per_vi,heap_kib_per_vi" \
+echo "impl,test,vis,messages,msg_per_s,vsz_kib_per_vi,rss_kib_per_vi,heap_kib_per_vi" \
 	>"$out/scale.csv"
 for n in $scale_n; do
 	port=$((port + 1))

@@ -70,6 +70,10 @@ def main():
                 except ValueError:
                     pass
 
+    for name in ('env.txt', 'host.txt'):
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            print(open(path).read().rstrip())
     os.makedirs(os.path.join(d, 'plot'), exist_ok=True)
     plot = {}
     out = open(os.path.join(d, 'summary.csv'), 'w')
@@ -142,13 +146,30 @@ def main():
     path = os.path.join(d, 'scale.csv')
     if os.path.exists(path):
         print('\nscale: VIs through one CQ (vipl_scale)')
-        print('%6s %12s %14s %14s' % ('VIs', 'msg/s', 'RSS KiB/VI',
-                                      'heap KiB/VI'))
+        print('%6s %12s %16s %14s %14s' % ('VIs', 'msg/s',
+                                           'mapped KiB/VI', 'RSS KiB/VI',
+                                           'heap KiB/VI'))
+        rows = []
         with open(path) as f:
             for row in csv.DictReader(f):
-                print('%6s %12s %14s %14s' % (
-                    row['vis'], row['msg_per_s'], row['rss_kib_per_vi'],
+                rows.append(row)
+                print('%6s %12s %16s %14s %14s' % (
+                    row['vis'], row['msg_per_s'],
+                    row.get('vsz_kib_per_vi', '-'), row['rss_kib_per_vi'],
                     row['heap_kib_per_vi']))
+        # One-time costs (thread stacks and malloc arenas of libvipl's
+        # threads, first mappings) weigh on small N: the slope between
+        # the two largest runs is what one more VI costs.
+        if len(rows) >= 2 and 'vsz_kib_per_vi' in rows[-1]:
+            a, b = rows[-2], rows[-1]
+            na, nb = int(a['vis']), int(b['vis'])
+
+            def slope(col):
+                return (float(b[col]) * nb - float(a[col]) * na) / (nb - na)
+            print('%6s %12s %16.1f %14.1f %14.1f   (one more VI, from '
+                  '%d to %d)' % ('+1', '', slope('vsz_kib_per_vi'),
+                                 slope('rss_kib_per_vi'),
+                                 slope('heap_kib_per_vi'), na, nb))
     path = os.path.join(d, 'callgrind.csv')
     if os.path.exists(path):
         print('\ncallgrind: instructions per message (libvipl = its own '

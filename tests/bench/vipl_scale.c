@@ -10,9 +10,11 @@
  * Both serve their CQ with VipCQDone (polling), then VipRecvDone or
  * VipSendDone on the VI it names, as a VIA server with many clients
  * would. The client prints one CSV line: VIs, messages per second (both
- * directions), and the memory each VI cost this process: resident set
- * and malloc heap growth from before the first VI to after the last
- * connection, divided by N.
+ * directions), and the memory each VI cost this process, from before
+ * the first VI to after the traffic, divided by N: address space (rxe's
+ * queues are kernel memory mapped into the process, so this counts them
+ * whether touched or not), resident set, and malloc heap (libvipl's own
+ * structures and libibverbs').
  */
 #include <arpa/inet.h>
 #include <malloc.h>
@@ -48,17 +50,19 @@ static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
 	(void)e;
 }
 
-static long rss_kib(void)
+/* Address space and resident set, KiB. */
+static void mem_kib(long *vsz, long *rss)
 {
-	long pages = 0, rss = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
 
+	*vsz = *rss = 0;
 	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
+		if (fscanf(f, "%ld %ld", vsz, rss) != 2)
+			*vsz = *rss = 0;
 		fclose(f);
 	}
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+	*vsz *= sysconf(_SC_PAGESIZE) / 1024;
+	*rss *= sysconf(_SC_PAGESIZE) / 1024;
 }
 
 static VIP_NET_ADDRESS *make_addr(const void *host, unsigned int host_len,
@@ -142,7 +146,7 @@ int main(int argc, char **argv)
 	unsigned char host[4];
 	char *mem;
 	size_t per = 2 * sizeof(VIP_DESCRIPTOR) + 2 * MSG, len;
-	long rss0, rss1;
+	long vsz0, rss0, vsz1, rss1;
 	size_t heap0, heap1;
 	uint64_t t0, t1;
 
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
 	/* Every VI's two queues feed this CQ: room for all of them. */
 	CHECK(VipCreateCQ(nic, 2 * nvi + 16, &cq));
 
-	rss0 = rss_kib();
+	mem_kib(&vsz0, &rss0);
 	heap0 = mallinfo2().uordblks;
 	for (i = 0; i < nvi; i++) {
 		struct slot *s = &slots[i];
@@ -205,8 +209,6 @@ int main(int argc, char **argv)
 		VipSetUserData(s->vi, s);
 		bench_alive();
 	}
-	rss1 = rss_kib();
-	heap1 = mallinfo2().uordblks;
 
 	/* The client starts one message per VI; the server's receives were
 	 * posted before it accepted. Everything else is driven by the CQ. */
@@ -239,9 +241,12 @@ int main(int argc, char **argv)
 			post_send(s, mh);
 	}
 	t1 = bench_now_ns();
+	mem_kib(&vsz1, &rss1);
+	heap1 = mallinfo2().uordblks;
 	if (!server)
-		printf("vipl,scale,%lu,%lu,%.1f,%.1f,%.1f\n", nvi, total,
+		printf("vipl,scale,%lu,%lu,%.1f,%.1f,%.1f,%.1f\n", nvi, total,
 		       2.0 * total / ((t1 - t0) / 1e9),
+		       (double)(vsz1 - vsz0) / nvi,
 		       (double)(rss1 - rss0) / nvi,
 		       (double)(heap1 - heap0) / 1024.0 / nvi);
 	/* Leave the last sends to finish: the peer may still be reading. */
