@@ -103,6 +103,46 @@ def parse(path):
     return self_cost, calls_out
 
 
+# What the hot path must not do, by the names of the libc functions that
+# do it (matched at the start of the name).
+CHECKS = (
+    ('allocation', ('malloc', 'calloc', 'realloc', 'free', 'cfree',
+                    'posix_memalign', 'aligned_alloc', 'mmap', 'munmap',
+                    'brk', 'sbrk')),
+    ('lock', ('pthread_mutex', 'pthread_spin_lock', 'pthread_spin_trylock',
+              'pthread_rwlock', 'pthread_cond', 'sem_', '__lll_lock',
+              'futex', '__pthread_mutex')),
+    ('system call', ('write', 'read', 'ioctl', 'poll', 'epoll', 'select',
+                     'futex', 'syscall', 'sched_yield', 'nanosleep',
+                     'usleep', 'clock_nanosleep', 'send', 'recv')),
+)
+
+
+def checks(calls, n):
+    """Who calls what the hot path must not do: one line per category."""
+    found = defaultdict(lambda: defaultdict(int))
+    for ob, fn, cob, cfn, k, ir, sysc in calls:
+        if not ir or not cfn:
+            continue
+        base = cfn.split('@')[0].lstrip('_')
+        for cat, names in CHECKS:
+            if any(base == x or base.startswith(x + '_') or
+                   (x.endswith('_') and base.startswith(x)) or
+                   (cat == 'lock' and base.startswith(x))
+                   for x in names):
+                found[cat]['%s from %s [%s]' % (
+                    cfn.split('@')[0], fn.split('@')[0], short(ob))] += ir
+    lines = []
+    for cat, _ in CHECKS:
+        if not found[cat]:
+            lines.append('%s: none' % cat)
+        else:
+            lines.append('%s: %s' % (cat, '; '.join(
+                '%s (%.0f instr/msg)' % (k, v / n)
+                for k, v in sorted(found[cat].items()))))
+    return lines
+
+
 def short(ob):
     return (ob or '?').rsplit('/', 1)[-1]
 
@@ -145,6 +185,8 @@ def main():
         if detail:
             detail.write('== %s: instructions per message, by function '
                          '(self)\n' % path)
+            for line in checks(calls, n):
+                detail.write('   %s\n' % line)
             for (ob, fn), c in sorted(self_cost.items(),
                                       key=lambda x: -x[1][0]):
                 if c[0]:
