@@ -100,17 +100,20 @@ static void check(const VIP_DESCRIPTOR *d)
  * this gives the time of one instruction on this machine. */
 static void calibrate(void)
 {
-	enum { N = 200000 };
+	enum { N = 50000 };
 	VIP_DESCRIPTOR *d;
 	uint64_t t0 = bench_now_ns(), t1;
 	int i;
 
+	/* The client leaves soon (its disconnect flushes the receive):
+	 * stop there if it comes first. */
 	for (i = 0; i < N; i++)
 		if (VipRecvDone(vi, &d) != VIP_NOT_DONE)
-			bench_die("calibration found a completion");
+			break;
 	t1 = bench_now_ns();
-	printf("vipl_cg: calibration: %.1f ns per empty VipRecvDone\n",
-	       (double)(t1 - t0) / N);
+	if (i > 1000)
+		printf("vipl_cg: calibration: %.1f ns per empty VipRecvDone "
+		       "(%d calls)\n", (double)(t1 - t0) / i, i);
 	fflush(stdout);
 }
 
