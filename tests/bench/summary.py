@@ -174,12 +174,39 @@ def main():
     if os.path.exists(path):
         print('\ncallgrind: instructions per message (libvipl = its own '
               'code and libc on its behalf; verbs = libibverbs, provider)')
+        cg = {}
         with open(path) as f:
             for row in csv.DictReader(f):
+                cg[row['path']] = row
                 print('%-6s libvipl %7s   verbs %7s   calls out of '
                       'libvipl: %s' % (row['path'], row['vipl_ir'],
                                        row['verbs_ir'],
                                        row['vipl_calls_out']))
+        # What those instructions cost here: the server of vipl_cg timed
+        # an empty VipRecvDone natively in the same boot.
+        ns = None
+        path = os.path.join(d, 'log', 'cg.server')
+        if os.path.exists(path):
+            for line in open(path):
+                if 'calibration:' in line:
+                    ns = float(line.split('calibration:')[1].split()[0])
+        if ns and 'empty' in cg:
+            e = cg['empty']
+            per = ns / (float(e['vipl_ir']) + float(e['verbs_ir']))
+            print('one instruction here: %.2f ns (an empty VipRecvDone: '
+                  '%.0f ns natively for %.0f instructions)' % (
+                      per, ns, float(e['vipl_ir']) + float(e['verbs_ir'])))
+            if all(k in cg for k in ('send', 'recv', 'write')):
+                # A ping-pong's one-way trip holds one post and one
+                # completion of each kind that the twin does in verbs.
+                one_send = float(cg['send']['vipl_ir']) + \
+                    float(cg['recv']['vipl_ir'])
+                one_write = float(cg['write']['vipl_ir'])
+                print('libvipl per one-way trip: send/receive ping-pong '
+                      '%.0f instructions = %.1f us; RDMA-write ping-pong '
+                      '%.0f = %.1f us' % (one_send, one_send * per / 1e3,
+                                          one_write,
+                                          one_write * per / 1e3))
     path = os.path.join(d, 'failures.txt')
     if os.path.exists(path):
         print('\nfailures:')
