@@ -58,6 +58,7 @@ static void usage(const char *prog)
 		"  -B bytes per size (iterations = B / size, 16777216)\n"
 		"  -w warm-up iterations (100), -d in flight (64),\n"
 		"  -r receives posted for bw_send (512), -p port (18600),\n"
+		"  -b completions per poll, twin's bandwidth tests (16)\n"
 		"  -D device, -i label\n", prog);
 	exit(2);
 }
@@ -81,7 +82,8 @@ void bench_parse(struct bench_opts *o, int argc, char **argv,
 	o->depth = 64;
 	o->rx_depth = 512;
 	o->port = 18600;
-	while ((c = getopt(argc, argv, "sa:c:t:S:M:f:n:m:B:w:d:r:p:D:i:")) !=
+	o->batch = 16;
+	while ((c = getopt(argc, argv, "sa:c:t:S:M:f:n:m:B:w:d:r:p:D:i:b:")) !=
 	       -1) {
 		switch (c) {
 		case 's': o->server = 1; break;
@@ -103,12 +105,13 @@ void bench_parse(struct bench_opts *o, int argc, char **argv,
 		case 'p': o->port = strtoul(optarg, NULL, 0); break;
 		case 'D': o->device = optarg; break;
 		case 'i': o->impl = optarg; break;
+		case 'b': o->batch = strtoul(optarg, NULL, 0); break;
 		default: usage(prog);
 		}
 	}
 	if (o->test > T_CONN || !o->addr || !o->min_size ||
 	    o->min_size > o->max_size || o->factor < 2 || !o->iters ||
-	    !o->min_iters || !o->depth || o->depth > BENCH_QUEUE_DEPTH / 2 ||
+	    !o->min_iters || !o->batch || o->batch > 16 || !o->depth || o->depth > BENCH_QUEUE_DEPTH / 2 ||
 	    !o->rx_depth || o->rx_depth > BENCH_QUEUE_DEPTH / 2 ||
 	    o->max_size > (1u << 30))
 		usage(prog);

@@ -33,6 +33,7 @@ struct bench_opts {
 	unsigned int depth;	/* bandwidth: operations in flight */
 	unsigned int rx_depth;	/* bw_send: receives the server keeps posted */
 	unsigned int port;	/* twin: rdma_cm port; VIPL: discriminator */
+	unsigned int batch;	/* twin, bandwidth: completions per poll */
 };
 
 /* Queue pair shape both programs use, libvipl's own choice (nic.c, qp.c):

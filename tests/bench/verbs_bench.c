@@ -487,7 +487,7 @@ static void lat_write(struct ep *ep)
 
 /* As vipl_bench.c's stream(): n operations, depth in flight, each slot
  * posted again when the oldest completes. Completions are polled in
- * batches (as perftest does) and used one by one. */
+ * batches of -b (16, as perftest does). */
 static uint64_t stream(struct ep *ep, unsigned long n)
 {
 	unsigned long posted = 0, done = 0;
@@ -499,7 +499,7 @@ static uint64_t stream(struct ep *ep, unsigned long n)
 	while (done < n) {
 		for (; posted < n && posted - done < depth; posted++)
 			post_wr(ep, posted % depth);
-		while ((got = ibv_poll_cq(ep->scq, POLL_BATCH, wc)) == 0)
+		while ((got = ibv_poll_cq(ep->scq, (int)ep->o->batch, wc)) == 0)
 			;
 		if (got < 0)
 			bench_die("ibv_poll_cq failed");
