@@ -5,7 +5,7 @@
 if (!exists("dir")) dir = "build/bench"
 set terminal pngcairo size 1000,420 font ",10" noenhanced
 set logscale x 2
-set format x "%.0s%cB"
+set format x "%.0b%BB"
 set xlabel "message size (bytes)"
 set grid
 set key top left
@@ -42,8 +42,9 @@ unset multiplot
 set output dir."/ratio.png"
 set terminal pngcairo size 1000,420 font ",10" noenhanced
 unset logscale y
+set yrange [0.5:2]
 set ylabel "libvipl / twin"
-set title "libvipl over its raw-verbs twin, same run (median of per-run ratios; bars: range)"
+set title "libvipl over its raw-verbs twin, run back to back (median of the per-rep ratios; bars: range, clipped to 0.5-2)"
 set key top right
 plot d("lat_send") u 1:8:9:10 w yerrorlines t "latency, send", \
      d("lat_write") u 1:8:9:10 w yerrorlines t "latency, RDMA write", \
