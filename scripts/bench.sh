@@ -219,10 +219,10 @@ if ((!smoke)); then
 		# prints sizes from 1 KiB on as 1k, 4k, ... 1m.
 		it=$(iters "$s" 1000 8 $((4 << 20)))
 		port=$((port + 1))
-		timeout 300 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
+		timeout 120 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
 			-S "$s" -B "$port" >"$log/fi_pingpong.$s.server" 2>&1 &
 		sleep 0.5
-		v=$(timeout 300 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
+		v=$(timeout 120 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
 			-S "$s" -P "$port" "$addr" 2>"$log/fi_pingpong.$s.err" |
 			awk '$1 ~ /^[0-9]+[kmg]?$/ && NF >= 8 { print $7 }' |
 			tail -1 || true)
