@@ -128,6 +128,18 @@ fail() {
 	failures=$((failures + 1))
 }
 
+# reap PID: a tool's server ends by itself once its client is done; one
+# whose client never came (it started too early) is stopped after 10 s.
+reap() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 # pair REP PROG ARGS...: one server and one client; the client's CSV lines
 # (after its header) go to raw.csv, prefixed with the rep.
 pair() {
@@ -194,13 +206,14 @@ if ((!smoke)); then
 				timeout 300 "$tool" -R -d "$dev" -s "$n" -n "$it" \
 					-F -p "$port" "${extra[@]}" \
 					>"$log/$tool.$s.server" 2>&1 &
-				sleep 0.5
+				server=$!
+				sleep 1
 				v=$(timeout 300 "$tool" -R -d "$dev" -s "$n" \
 					-n "$it" -F -p "$port" "${extra[@]}" \
 					"$addr" 2>"$log/$tool.$s.err" |
 					awk -v c=$col '$1 ~ /^[0-9]+$/ &&
 						NF >= c { print $c }' | tail -1 || true)
-				wait || true
+				reap "$server"
 				# ib_send_bw's sender may print 0.00 where the
 				# receiver has the figure.
 				case $v in "" | 0.00) v=$(awk -v c=$col \
@@ -221,12 +234,13 @@ if ((!smoke)); then
 		port=$((port + 1))
 		timeout 120 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
 			-S "$s" -B "$port" >"$log/fi_pingpong.$s.server" 2>&1 &
-		sleep 0.5
+		server=$!
+		sleep 1
 		v=$(timeout 120 fi_pingpong -p verbs -e msg -d "$dev" -I "$it" \
 			-S "$s" -P "$port" "$addr" 2>"$log/fi_pingpong.$s.err" |
 			awk '$1 ~ /^[0-9]+[kmg]?$/ && NF >= 8 { print $7 }' |
 			tail -1 || true)
-		wait || true
+		reap "$server"
 		if [[ -n $v ]]; then
 			echo "fi_pingpong,fi_lat,$s,$v" >>"$out/tools.csv"
 			echo "fi_pingpong $s: $v"
