@@ -18,6 +18,8 @@
 #   --smoke    each benchmark once at tiny sizes, no plots (CI; ~1 minute)
 #   --reps N   VIPL/twin alternations per test (default 5)
 #   --factor F sizes grow by F (default 4: 1 B, 4 B, ... 1 MiB)
+# BENCH_SIZES="1 1024" replaces the sizes; BENCH_NO_DEPS=1 skips
+# scripts/install-deps.sh.
 # Benchmarks are not tests: nothing here asserts a time. The exit status is
 # non-zero only when a benchmark failed to run.
 set -euo pipefail
@@ -56,7 +58,7 @@ if ((!inside)); then
 	cp "$top/scripts/bench.sh" "$out/bench-inside.sh"
 	echo "host load before: $(cat /proc/loadavg)" >"$out/host.txt"
 	rc=0
-	BENCH_TOP=$top RXE_RUN_PASS_ENV="BENCH_TOP ${RXE_RUN_PASS_ENV:-}" \
+	BENCH_TOP=$top RXE_RUN_PASS_ENV="BENCH_TOP BENCH_SIZES ${RXE_RUN_PASS_ENV:-}" \
 		tests/harness/rxe-run --timeout "$timeout" --rw "$out" \
 		-- bash "$out/bench-inside.sh" "${args[@]}" || rc=$?
 	echo "host load after: $(cat /proc/loadavg)" >>"$out/host.txt"
@@ -103,7 +105,7 @@ if ((smoke)); then
 	conn=(-n 3 -w 1)
 	scale_n="2" scale_msgs=200 cg_msgs=5
 else
-	size_list=$(sizes 1 1048576 "$factor")
+	size_list=${BENCH_SIZES:-$(sizes 1 1048576 "$factor")}
 	lat=(-n 1000 -m 8 -B $((4 << 20)) -w 100)
 	bw=(-n 5000 -m 16 -B $((16 << 20)) -w 100 -d 64 -r 512)
 	conn=(-n 200 -w 5)
