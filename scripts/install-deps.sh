@@ -26,6 +26,8 @@ PACKAGES=(
     clang libclang-rt-14-dev
     # tests/harness/rxe-run: guest kernel with rdma_rxe, emulator, initramfs
     qemu-system-x86 linux-image-amd64 busybox-static kmod cpio iproute2
+    # scripts/bench.sh: the other stacks compared, plots, the CSV summary
+    libfabric-bin ucx-utils gnuplot-nox python3
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -6,7 +6,8 @@
 # pages (every function has one, each renders cleanly) and programs
 # built against the installed copy, then runs the Criterion suite of both
 # builds over a real rxe device: this host's, or, where the kernel has no
-# RDMA, one qemu guest booted by tests/harness/rxe-run for the whole run.
+# RDMA, one qemu guest booted by tests/harness/rxe-run for the whole run;
+# last, a smoke run of the benchmarks (scripts/bench.sh --smoke).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,3 +43,8 @@ tests/harness/two-host-conn.sh
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin
 tests/harness/rxe-run --timeout 1500 -- tests/run-suite.sh build build-asan
+
+# Benchmarks are not tests: this only shows that each one still builds and
+# runs (once, at tiny sizes, in its own rxe boot); no time is asserted.
+step "benchmarks, smoke run"
+BENCH_NO_DEPS=1 scripts/bench.sh --smoke
