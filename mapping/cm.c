@@ -83,6 +83,8 @@ struct map_cm {
 	struct rdma_event_channel *ch;
 	pthread_t thread;
 	int wake[2]; /* a byte here stops the thread */
+	/* The connection whose on_lost callback the thread is running. */
+	struct map_conn *in_callback;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct listener *listeners;
@@ -162,6 +164,12 @@ static void conn_destroy(struct map_conn *conn)
 
 	pthread_mutex_lock(&cm->lock);
 	conn->dead = true;
+	/* Its on_lost callback may be running (on the CM thread, unlocked):
+	 * the caller frees what the callback uses once we return. The
+	 * callback itself may close conn: then there is nothing to wait for. */
+	if (!pthread_equal(pthread_self(), cm->thread))
+		while (cm->in_callback == conn)
+			pthread_cond_wait(&cm->cond, &cm->lock);
 	pthread_mutex_unlock(&cm->lock);
 	if (conn->id)
 		rdma_destroy_id(conn->id);
@@ -356,12 +364,19 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 			lost_arg = conn->on_lost_arg;
 		}
 	}
+	if (lost_fn)
+		cm->in_callback = conn;
 	pthread_cond_broadcast(&cm->cond);
 	pthread_mutex_unlock(&cm->lock);
 
 	/* Outside the lock: the handler may well disconnect. */
-	if (lost_fn)
+	if (lost_fn) {
 		lost_fn(lost_arg);
+		pthread_mutex_lock(&cm->lock);
+		cm->in_callback = NULL;
+		pthread_cond_broadcast(&cm->cond);
+		pthread_mutex_unlock(&cm->lock);
+	}
 	if (refuse)
 		reject_conn(refuse, MAP_REJECT_NO_MATCH);
 }

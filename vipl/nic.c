@@ -224,10 +224,18 @@ static void default_error_handler(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
 {
 	unsigned int code = e->ErrorCode;
 
+	const char *name =
+		code <= VIP_ERROR_CATASTROPHIC ? error_names[code] : "error";
+
 	(void)ctx;
-	fprintf(stderr, "libvipl: %s on VI %p (descriptor %p)\n",
-		code <= VIP_ERROR_CATASTROPHIC ? error_names[code] : "error",
-		e->ViHandle, (void *)e->DescriptorPtr);
+	if (e->ResourceCode == VIP_RESOURCE_NIC ||
+	    e->ResourceCode == VIP_RESOURCE_CQ)
+		fprintf(stderr, "libvipl: %s on the %s of NIC %p\n", name,
+			e->ResourceCode == VIP_RESOURCE_NIC ? "device" : "CQs",
+			e->NicHandle);
+	else
+		fprintf(stderr, "libvipl: %s on VI %p (descriptor %p)\n",
+			name, e->ViHandle, (void *)e->DescriptorPtr);
 }
 
 void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
