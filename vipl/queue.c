@@ -46,13 +46,23 @@ void vip_queue_fini(struct vip_queue *q)
 
 static void submit_held(struct vip_queue *q);
 
-static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
+/* seg lies in registered memory of the VI's ptag; known is a region
+ * already looked up (or NULL), which the segment usually names too. */
+static bool segment_in(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg,
+		       const struct vip_mr *known)
 {
-	struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
+	const struct vip_mr *mr = known && known->key == seg->Handle
+					  ? known
+					  : vip_mr_find(vi->nic, seg->Handle);
 	const uint8_t *p = seg->Data.Address;
 
 	return mr && mr->ptag == vi->ptag && p >= mr->start &&
 	       (size_t)(p - mr->start) + seg->Length <= mr->len;
+}
+
+static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
+{
+	return segment_in(vi, seg, NULL);
 }
 
 /*
@@ -144,22 +154,26 @@ static bool aligned(const VIP_DESCRIPTOR *d)
 /* The descriptor, its control segment and the SegCount segments after
  * it (the post reads them all), must lie in a region registered under
  * handle, in the VI's protection tag. */
-static inline bool desc_memory_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
-				  VIP_MEM_HANDLE handle)
+static inline const struct vip_mr *desc_memory(struct vip_vi *vi,
+						const VIP_DESCRIPTOR *d,
+						VIP_MEM_HANDLE handle)
 {
-	struct vip_mr *mr = vip_mr_find(vi->nic, handle);
+	const struct vip_mr *mr = vip_mr_find(vi->nic, handle);
 	const uint8_t *p = (const uint8_t *)d;
 
-	return mr && mr->ptag == vi->ptag && p >= mr->start &&
-	       p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len &&
-	       d->CS.SegCount <= (size_t)(mr->start + mr->len - p -
-					  sizeof(VIP_CONTROL_SEGMENT)) /
-					 sizeof(VIP_DESCRIPTOR_SEGMENT);
+	if (mr && mr->ptag == vi->ptag && p >= mr->start &&
+	    p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len &&
+	    d->CS.SegCount <= (size_t)(mr->start + mr->len - p -
+				       sizeof(VIP_CONTROL_SEGMENT)) /
+				      sizeof(VIP_DESCRIPTOR_SEGMENT))
+		return mr;
+	return NULL;
 }
 
 /* Inline data is copied by the CPU, so the device would not catch a bad
  * handle: send inline only what our registry vouches for. */
-static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
+static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+		       const struct vip_mr *known)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	unsigned int i, first = 0;
@@ -174,7 +188,7 @@ static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
 		break;
 	}
 	for (i = first; i < d->CS.SegCount; i++)
-		if (!segment_ok(vi, &seg[i].Local))
+		if (!segment_in(vi, &seg[i].Local, known))
 			return false;
 	return true;
 }
@@ -196,7 +210,8 @@ static void submit_held(struct vip_queue *q)
 		if (fenced(q, d))
 			return;
 		q->submitted++;
-		if (map_qp_post_send(q->vi->qp, d, q, can_inline(q->vi, d))) {
+		if (map_qp_post_send(q->vi->qp, d, q,
+				     can_inline(q->vi, d, NULL))) {
 			struct map_completion c = {
 				.status = VIP_STATUS_TRANSPORT_ERROR,
 			};
@@ -222,9 +237,10 @@ static void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
 }
 
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
-		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
+		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+		       const struct vip_mr *mr)
 {
-	bool inline_data = !q->recv && can_inline(vi, d);
+	bool inline_data = !q->recv && can_inline(vi, d, mr);
 	int err = 0;
 
 	pthread_spin_lock(&q->lock);
@@ -260,10 +276,12 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		       VIP_MEM_HANDLE MemoryHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	const struct vip_mr *mr;
 	VIP_VI_STATE state;
 	VIP_RETURN ret;
 
-	if (!vi || !d || !aligned(d) || !desc_memory_ok(vi, d, MemoryHandle))
+	if (!vi || !d || !aligned(d) ||
+	    !(mr = desc_memory(vi, d, MemoryHandle)))
 		return VIP_INVALID_PARAMETER;
 	ret = vip_desc_check_send(d, vi->max_seg,
 				  (uint32_t)vi->attrs.MaxTransferSize);
@@ -286,16 +304,18 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
 	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
 		return VIP_INVALID_STATE;
-	return post(vi, &vi->sq, d, MemoryHandle);
+	return post(vi, &vi->sq, d, MemoryHandle, mr);
 }
 
 VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		       VIP_MEM_HANDLE MemoryHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	const struct vip_mr *mr;
 	VIP_RETURN ret;
 
-	if (!vi || !d || !aligned(d) || !desc_memory_ok(vi, d, MemoryHandle))
+	if (!vi || !d || !aligned(d) ||
+	    !(mr = desc_memory(vi, d, MemoryHandle)))
 		return VIP_INVALID_PARAMETER;
 	ret = vip_desc_check_recv(d, vi->max_seg);
 	if (ret != VIP_SUCCESS) {
@@ -303,7 +323,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		return ret;
 	}
 	/* Receives may be posted before the VI is connected. */
-	ret = post(vi, &vi->rq, d, MemoryHandle);
+	ret = post(vi, &vi->rq, d, MemoryHandle, mr);
 	/* On a broken connection the descriptor must complete (flushed), but
 	 * a provider may only flush its receive queue on a state change (rxe
 	 * does): ask again. Error path only. */
