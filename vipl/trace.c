@@ -73,8 +73,15 @@ __attribute__((constructor)) static void trace_init(void)
 struct line {
 	char buf[1024];
 	size_t n;
+	size_t body; /* where the function name starts, after pid and time */
 	bool args; /* an argument is already there: the next takes ", " */
 };
+
+/* A polling program calls Done thousands of times: a call that returns
+ * VIP_NOT_DONE exactly as the thread's previous one did is counted, not
+ * logged, and the count comes out before the thread's next other line. */
+static _Thread_local char last_poll[256];
+static _Thread_local unsigned long poll_repeats;
 
 static void put(struct line *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -101,8 +108,10 @@ static void begin(struct line *l, const char *fn)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	l->n = 0;
 	l->args = false;
-	put(l, "vipl[%d] %ld.%06ld %s(", (int)getpid(), (long)ts.tv_sec,
-	    ts.tv_nsec / 1000, fn);
+	put(l, "vipl[%d] %ld.%06ld ", (int)getpid(), (long)ts.tv_sec,
+	    ts.tv_nsec / 1000);
+	l->body = l->n;
+	put(l, "%s(", fn);
 }
 
 /* Starts the next argument: "name=" after the separator. */
@@ -132,11 +141,35 @@ static void emit(struct line *l)
 static void end(struct line *l, VIP_RETURN r)
 {
 	const char *name = vip_return_name(r);
+	const char *body = l->buf + l->body;
+	size_t len;
 
 	if (name)
 		put(l, ") = %s", name);
 	else
 		put(l, ") = %d", (int)r);
+	len = l->n - l->body;
+	if (r == VIP_NOT_DONE && len < sizeof(last_poll) &&
+	    !strncmp(last_poll, body, len) && !last_poll[len]) {
+		poll_repeats++;
+		return;
+	}
+	if (poll_repeats) {
+		struct line rep;
+
+		begin(&rep, "");
+		rep.n = rep.body;
+		put(&rep, "(the call before returned VIP_NOT_DONE %lu more "
+			  "times)", poll_repeats);
+		emit(&rep);
+		poll_repeats = 0;
+	}
+	if (r == VIP_NOT_DONE && len < sizeof(last_poll)) {
+		memcpy(last_poll, body, len);
+		last_poll[len] = '\0';
+	} else {
+		last_poll[0] = '\0';
+	}
 	emit(l);
 }
 

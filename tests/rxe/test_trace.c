@@ -183,6 +183,11 @@ Test(trace, failing_calls_are_logged_with_their_error_name)
 				  "\\) = VIP_INVALID_PARAMETER$");
 	EXPECT_LINE(text, LINE_RE "VipRecvDone\\(vi=" HANDLE
 				  ", desc=\\?\\) = VIP_NOT_DONE$");
+	/* The same poll again is counted, not logged. */
+	EXPECT_LINE(text, LINE_RE "\\(the call before returned VIP_NOT_DONE "
+				  "4 more times\\)$");
+	cr_expect_eq(count(text, ") = VIP_NOT_DONE\n"), 1,
+		     "one poll line only:\n%s", text);
 	EXPECT_LINE(text, LINE_RE "VipDestroyVi\\(vi=" HANDLE
 				  "\\) = VIP_SUCCESS$");
 	EXPECT_LINE(text, LINE_RE "VipCloseNic\\(nic=" HANDLE

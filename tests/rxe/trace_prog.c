@@ -60,8 +60,10 @@ int main(void)
 	EXPECT(VipPostSend(vi, sd, mh), VIP_INVALID_STATE);
 	EXPECT(VipDeregisterMem(nic, mem, mh ^ 0x5a5a0000), VIP_INVALID_PARAMETER);
 
-	/* Nothing arrives on an idle VI; destroying it drops the receive. */
-	EXPECT(VipRecvDone(vi, &rd), VIP_NOT_DONE);
+	/* Nothing arrives on an idle VI (five polls: the trace logs one and
+	 * counts the rest); destroying it drops the receive. */
+	for (int i = 0; i < 5; i++)
+		EXPECT(VipRecvDone(vi, &rd), VIP_NOT_DONE);
 	EXPECT(VipDestroyVi(vi), VIP_SUCCESS);
 	EXPECT(VipDeregisterMem(nic, mem, mh), VIP_SUCCESS);
 	EXPECT(VipCloseNic(nic), VIP_SUCCESS);
