@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -250,14 +249,6 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 	return VIP_SUCCESS;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
-
 /* Completes whatever the flush did not reach in time, so no descriptor is
  * left posted with no completion to come. */
 static void drain(struct vip_queue *q, uint64_t deadline)
@@ -268,7 +259,7 @@ static void drain(struct vip_queue *q, uint64_t deadline)
 		pthread_spin_lock(&q->lock);
 		pending = q->done != q->submitted;
 		pthread_spin_unlock(&q->lock);
-		if (!pending || now_ns() >= deadline)
+		if (!pending || vip_now_ns() >= deadline)
 			break;
 		vip_queue_progress(q);
 	}
@@ -286,7 +277,7 @@ static void drain(struct vip_queue *q, uint64_t deadline)
 
 void vip_vi_drop_connection(struct vip_vi *vi)
 {
-	uint64_t deadline = now_ns() + DRAIN_TIMEOUT_NS;
+	uint64_t deadline = vip_now_ns() + DRAIN_TIMEOUT_NS;
 
 	if (!vi->conn)
 		return;

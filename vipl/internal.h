@@ -184,6 +184,8 @@ void vip_report_error(struct vip_nic *nic, struct vip_vi *vi,
  * the event is not an error. */
 bool vip_event_error(enum map_dev_event ev, VIP_RESOURCE_CODE *resource,
 		     VIP_ERROR_CODE *code);
+/* CLOCK_MONOTONIC in nanoseconds (wait.c). */
+uint64_t vip_now_ns(void);
 /* Milliseconds for the mapping layer: -1 for VIP_INFINITE. */
 int vip_timeout_ms(VIP_ULONG timeout);
 

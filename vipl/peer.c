@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -66,15 +65,17 @@ static int end_cmp(const struct peer_end *a, const struct peer_end *b)
 	return memcmp(a->disc, b->disc, a->disc_len);
 }
 
+static uint64_t now_ms(void)
+{
+	return vip_now_ns() / 1000000;
+}
+
 static int remaining(uint64_t deadline_ms, int timeout_ms)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = now_ms();
 
 	if (timeout_ms < 0)
 		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return now >= deadline_ms ? 0 : (int)(deadline_ms - now);
 }
 
@@ -111,14 +112,11 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 	uint8_t addr[MAP_ADDR_MAX];
 	uint16_t addr_len;
 	struct map_conn *mc;
-	struct timespec ts;
 	uint64_t deadline;
 	VIP_RETURN rc;
 	int err;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		   (p->timeout_ms < 0 ? 0 : p->timeout_ms);
+	deadline = now_ms() + (p->timeout_ms < 0 ? 0 : p->timeout_ms);
 	vip_info_from_vi(&mine, vi);
 	for (;;) {
 		err = map_conn_wait(vi->nic->dev, p->local.host,

@@ -35,7 +35,7 @@ static uint64_t spin_ns(void)
 	return (uint64_t)ns;
 }
 
-static uint64_t now_ns(void)
+uint64_t vip_now_ns(void)
 {
 	struct timespec ts;
 
@@ -47,7 +47,7 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		    VIP_RETURN (*attempt)(void *arg), void *arg)
 {
 	int ms = vip_timeout_ms(timeout), err;
-	uint64_t start = now_ns(), now, spin = spin_ns();
+	uint64_t start = vip_now_ns(), now, spin = spin_ns();
 	uint64_t deadline = ms < 0 ? UINT64_MAX : start + ms * 1000000ull;
 	VIP_RETURN ret;
 
@@ -55,7 +55,7 @@ VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		ret = attempt(arg);
 		if (ret != VIP_NOT_DONE)
 			return ret;
-		now = now_ns();
+		now = vip_now_ns();
 		if (now >= deadline)
 			return VIP_TIMEOUT;
 		if (now - start < spin)
