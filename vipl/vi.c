@@ -12,19 +12,18 @@ static bool one_level(VIP_RELIABILITY_LEVEL level)
 	       level == VIP_SERVICE_RELIABLE_RECEPTION;
 }
 
+/* Checks a against the NIC, whose attributes it leaves in *na. */
 static VIP_RETURN check_attrs(struct vip_nic *nic, VIP_VI_ATTRIBUTES *a,
-			      struct vip_ptag **ptag)
+			      VIP_NIC_ATTRIBUTES *na, struct vip_ptag **ptag)
 {
-	VIP_NIC_ATTRIBUTES na;
-
-	VipQueryNic(nic->handle, &na);
+	VipQueryNic(nic->handle, na);
 	if (!one_level(a->ReliabilityLevel))
 		return VIP_INVALID_RELIABILITY_LEVEL;
-	if (!(a->ReliabilityLevel & na.ReliabilityLevelSupport))
+	if (!(a->ReliabilityLevel & na->ReliabilityLevelSupport))
 		return VIP_INVALID_RELIABILITY_LEVEL;
-	if (a->MaxTransferSize > na.MaxTransferSize)
+	if (a->MaxTransferSize > na->MaxTransferSize)
 		return VIP_INVALID_MTU;
-	if (a->EnableRdmaRead && !(a->ReliabilityLevel & na.RDMAReadSupport))
+	if (a->EnableRdmaRead && !(a->ReliabilityLevel & na->RDMAReadSupport))
 		return VIP_INVALID_RDMAREAD;
 	*ptag = vip_ptag_resolve(nic, a->Ptag);
 	return *ptag ? VIP_SUCCESS : VIP_INVALID_PTAG;
@@ -137,7 +136,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	    !resolve_cq(nic, SendCQHandle, &svcq) ||
 	    !resolve_cq(nic, RecvCQHandle, &rvcq))
 		return VIP_INVALID_PARAMETER;
-	ret = check_attrs(nic, ViAttribs, &ptag);
+	ret = check_attrs(nic, ViAttribs, &na, &ptag);
 	if (ret != VIP_SUCCESS)
 		return ret;
 
@@ -147,7 +146,6 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	vi->nic = nic;
 	vi->ptag = ptag;
 	vi->attrs = *ViAttribs;
-	VipQueryNic(NicHandle, &na);
 	/* 0 asks for the most the NIC can do. */
 	if (!vi->attrs.MaxTransferSize)
 		vi->attrs.MaxTransferSize = na.MaxTransferSize;
@@ -295,11 +293,10 @@ VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE ViHandle, VIP_VI_ATTRIBUTES *Attrs)
 		return VIP_INVALID_PARAMETER;
 	if (vip_vi_state(vi) != VIP_STATE_IDLE)
 		return VIP_INVALID_STATE;
-	ret = check_attrs(vi->nic, Attrs, &ptag);
+	ret = check_attrs(vi->nic, Attrs, &na, &ptag);
 	if (ret != VIP_SUCCESS)
 		return ret;
 	next = *Attrs;
-	VipQueryNic(vi->nic->handle, &na);
 	if (!next.MaxTransferSize)
 		next.MaxTransferSize = na.MaxTransferSize;
 	if (ptag != vi->ptag || is_unreliable(next.ReliabilityLevel) !=
