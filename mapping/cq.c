@@ -7,8 +7,6 @@
 
 #include "internal.h"
 
-#define POLL_BATCH 16
-
 /* How each verbs completion status reads in a VIPL descriptor. */
 static const uint32_t wc_status_table[] = {
 	[IBV_WC_SUCCESS] = 0,
@@ -94,38 +92,6 @@ int map_cq_destroy(struct map_cq *cq)
 int map_cq_resize(struct map_cq *cq, int entries)
 {
 	return ibv_resize_cq(cq->cq, entries);
-}
-
-int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max)
-{
-	struct ibv_wc wc[POLL_BATCH];
-	int i, n;
-
-	if (max > POLL_BATCH)
-		max = POLL_BATCH;
-	n = ibv_poll_cq(cq->cq, max, wc);
-	if (n < 0)
-		return -EIO;
-	for (i = 0; i < n; i++) {
-		struct map_completion *c = &out[i];
-
-		c->cookie = (void *)(uintptr_t)wc[i].wr_id;
-		c->status = map_wc_status_to_vip(wc[i].status);
-		c->length = wc[i].byte_len;
-		c->imm = 0;
-		if (wc[i].status != IBV_WC_SUCCESS)
-			continue;
-		/* Only receives carry immediate data in (some providers flag
-		 * the sender's completion too). */
-		if ((wc[i].opcode & IBV_WC_RECV) &&
-		    (wc[i].wc_flags & IBV_WC_WITH_IMM)) {
-			c->status |= VIP_STATUS_IMMEDIATE;
-			c->imm = ntohl(wc[i].imm_data);
-		}
-		if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
-			c->status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
-	}
-	return n;
 }
 
 int map_cq_arm(struct map_cq *cq)

@@ -9,6 +9,9 @@
 
 #include "mapping.h"
 
+/* Scatter/gather entries a post builds on its stack (hotpath.h). */
+#define MAP_MAX_SGE 64
+
 struct map_cm; /* cm.c: the connection manager thread and its state */
 struct map_watch; /* events.c: the async event thread */
 

@@ -128,8 +128,8 @@ struct map_completion {
 int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out);
 int map_cq_destroy(struct map_cq *cq);
 int map_cq_resize(struct map_cq *cq, int entries);
-/* Returns how many completions were written to out (0..max), or -errno. */
-int map_cq_poll(struct map_cq *cq, struct map_completion *out, int max);
+/* map_cq_poll (hotpath.h) returns how many completions it wrote to out
+ * (0..max), or -errno. */
 /* Ask for an event on the next completion; poll again after arming. */
 int map_cq_arm(struct map_cq *cq);
 /* Sleep until the armed CQ has an event or timeout_ms passes (-1: forever).
@@ -155,13 +155,10 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 int map_qp_destroy(struct map_qp *qp);
 /* Largest send the device copies into the work request itself. */
 uint32_t map_qp_max_inline(const struct map_qp *qp);
-/* The descriptor has been validated; cookie comes back in its completion.
- * inline_data: the caller checked that every local segment is registered
- * memory of the VI's ptag (the device does not check inline data). */
-int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie, bool inline_data);
-int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie);
+/* map_qp_post_send and map_qp_post_recv (hotpath.h) take a validated
+ * descriptor; cookie comes back in its completion. inline_data: the caller
+ * checked that every local segment is registered memory of the VI's ptag
+ * (the device does not check inline data). */
 /* New remote access rights for an idle (INIT) queue pair. */
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */

@@ -17,7 +17,6 @@
 #define RNR_RETRY 6
 #define ACK_TIMEOUT_MAX 18
 
-#define MAX_SGE_ON_STACK 64
 /* Small sends go inline (copied into the WQE): lower latency, and the
  * program may reuse its buffer at once either way. */
 #define MAX_INLINE 128
@@ -41,7 +40,7 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 	struct map_qp *qp;
 	int err;
 
-	if (cfg->max_sge > MAX_SGE_ON_STACK)
+	if (cfg->max_sge > MAP_MAX_SGE)
 		return EINVAL;
 	qp = calloc(1, sizeof(*qp));
 	if (!qp)
@@ -193,81 +192,8 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	return ibv_modify_qp(qp->qp, &attr, mask);
 }
 
-/* Local data segments become scatter/gather entries, one for one. */
-static void fill_sge(struct ibv_sge *sge, const VIP_DESCRIPTOR_SEGMENT *ds,
-		     unsigned int n)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		sge[i].addr = ds[i].Local.Data.AddressBits;
-		sge[i].length = ds[i].Local.Length;
-		sge[i].lkey = ds[i].Local.Handle;
-	}
-}
-
 uint32_t map_qp_max_inline(const struct map_qp *qp)
 {
 	return qp->max_inline;
 }
 
-int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie, bool inline_data)
-{
-	struct ibv_sge sge[MAX_SGE_ON_STACK];
-	struct ibv_send_wr wr, *bad;
-	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
-	unsigned int nseg = desc->CS.SegCount;
-	uint16_t control = desc->CS.Control;
-	int imm = control & VIP_CONTROL_IMMEDIATE;
-
-	/* Only the fields an RC/UC post reads (no memset: this is the hot
-	 * path, and wr is 100-odd bytes). */
-	wr.wr_id = (uintptr_t)cookie;
-	wr.next = NULL;
-	wr.sg_list = sge;
-	wr.imm_data = 0;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	if (control & VIP_CONTROL_QFENCE)
-		wr.send_flags |= IBV_SEND_FENCE;
-	if (inline_data)
-		wr.send_flags |= IBV_SEND_INLINE;
-	if (imm)
-		wr.imm_data = htonl(desc->CS.ImmediateData);
-
-	switch (control & VIP_CONTROL_OP_MASK) {
-	case VIP_CONTROL_OP_RDMAWRITE:
-		wr.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
-		break;
-	case VIP_CONTROL_OP_RDMAREAD:
-		wr.opcode = IBV_WR_RDMA_READ;
-		break;
-	default:
-		wr.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND;
-		break;
-	}
-	if (wr.opcode != IBV_WR_SEND && wr.opcode != IBV_WR_SEND_WITH_IMM) {
-		/* The address segment names the peer's memory. */
-		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
-		wr.wr.rdma.rkey = ds[0].Remote.Handle;
-		ds++;
-		nseg--;
-	}
-	fill_sge(sge, ds, nseg);
-	wr.num_sge = nseg;
-	return ibv_post_send(qp->qp, &wr, &bad);
-}
-
-int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-		     void *cookie)
-{
-	struct ibv_sge sge[MAX_SGE_ON_STACK];
-	struct ibv_recv_wr wr, *bad;
-
-	fill_sge(sge, map_desc_segs(desc), desc->CS.SegCount);
-	wr.wr_id = (uintptr_t)cookie;
-	wr.next = NULL;
-	wr.sg_list = sge;
-	wr.num_sge = desc->CS.SegCount;
-	return ibv_post_recv(qp->qp, &wr, &bad);
-}

@@ -256,14 +256,14 @@ static void drain(struct vip_queue *q, uint64_t deadline)
 	bool pending;
 
 	for (;;) {
-		pthread_spin_lock(&q->lock);
+		vip_spin_lock(&q->lock);
 		pending = q->done != q->submitted;
-		pthread_spin_unlock(&q->lock);
+		vip_spin_unlock(&q->lock);
 		if (!pending || vip_now_ns() >= deadline)
 			break;
 		vip_queue_progress(q);
 	}
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	/* Held (fenced) ones and any the flush missed. */
 	q->submitted = q->tail;
 	while (q->done != q->tail) {
@@ -272,7 +272,7 @@ static void drain(struct vip_queue *q, uint64_t deadline)
 		d->CS.Status = vip_desc_status(d, q->recv,
 					       VIP_STATUS_DESC_FLUSHED_ERROR);
 	}
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 }
 
 void vip_vi_drop_connection(struct vip_vi *vi)

@@ -13,6 +13,9 @@
 
 #include "internal.h"
 
+/* mapping's poll, inline */
+#include "hotpath.h"
+
 struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h)
 {
 	return vip_handle_get(h, VIP_KIND_CQ);
@@ -51,9 +54,9 @@ static void progress_locked(struct vip_cq *cq)
 		for (i = 0; i < n; i++) {
 			struct vip_queue *q = c[i].cookie;
 
-			pthread_spin_lock(&q->lock);
+			vip_spin_lock(&q->lock);
 			vip_queue_complete(q, &c[i]);
-			pthread_spin_unlock(&q->lock);
+			vip_spin_unlock(&q->lock);
 			push_entry(cq, q->vi->handle, q->recv);
 		}
 	} while (n == 16);

@@ -1,48 +1,25 @@
 /*
- * handle.c - handles as (slot, generation, kind), never raw pointers.
- *
- * A handle value packs the slot's tag (generation << 8 | kind) in its high
- * 32 bits and slot index + 1 in its low 32. Lookups are lock-free: a stale
- * handle (slot reused or freed), a forged one or one of another kind does
- * not match the slot's tag and yields NULL, never a dangling pointer.
+ * handle.c - creating and freeing handles (lookups are inline, handle.h).
  * Slots live in chunks that are allocated once and never freed.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 
-#define CHUNK_BITS 12
-#define CHUNK_SLOTS (1u << CHUNK_BITS)
-#define MAX_CHUNKS 256 /* a million live objects */
+#define CHUNK_SLOTS VIP_HANDLE_CHUNK_SLOTS
+#define MAX_CHUNKS VIP_HANDLE_MAX_CHUNKS
 
-struct slot {
-	_Atomic uint32_t tag; /* 0 while free */
-	uint32_t gen; /* last generation used; under table.lock */
-	void *obj;
-	uint32_t next_free;
-};
+struct vip_slot *_Atomic vip_handle_chunks[VIP_HANDLE_MAX_CHUNKS];
 
 static struct {
 	pthread_mutex_t lock;
-	struct slot *_Atomic chunks[MAX_CHUNKS];
 	uint32_t nchunks;
 	uint32_t free_head; /* index + 1; 0: none */
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static struct slot *slot_at(uint32_t idx)
-{
-	struct slot *chunk;
-
-	if (idx >= MAX_CHUNKS * CHUNK_SLOTS)
-		return NULL;
-	chunk = atomic_load_explicit(&table.chunks[idx >> CHUNK_BITS],
-				     memory_order_acquire);
-	return chunk ? &chunk[idx & (CHUNK_SLOTS - 1)] : NULL;
-}
-
 static int grow(void)
 {
-	struct slot *chunk;
+	struct vip_slot *chunk;
 	uint32_t base, i;
 
 	if (table.nchunks == MAX_CHUNKS)
@@ -54,7 +31,7 @@ static int grow(void)
 	for (i = 0; i < CHUNK_SLOTS; i++)
 		chunk[i].next_free = i + 1 < CHUNK_SLOTS ? base + i + 2 : 0;
 	table.free_head = base + 1;
-	atomic_store_explicit(&table.chunks[table.nchunks], chunk,
+	atomic_store_explicit(&vip_handle_chunks[table.nchunks], chunk,
 			      memory_order_release);
 	table.nchunks++;
 	return 0;
@@ -62,7 +39,7 @@ static int grow(void)
 
 void *vip_handle_new(enum vip_kind kind, void *obj)
 {
-	struct slot *s;
+	struct vip_slot *s;
 	uint32_t idx, tag;
 
 	pthread_mutex_lock(&table.lock);
@@ -71,7 +48,7 @@ void *vip_handle_new(enum vip_kind kind, void *obj)
 		return NULL;
 	}
 	idx = table.free_head - 1;
-	s = slot_at(idx);
+	s = vip_slot_at(idx);
 	table.free_head = s->next_free;
 	/* 24 bits of generation; never 0 so no tag is ever 0. */
 	s->gen = (s->gen + 1) & 0xffffff;
@@ -84,28 +61,14 @@ void *vip_handle_new(enum vip_kind kind, void *obj)
 	return (void *)((uintptr_t)tag << 32 | (uintptr_t)(idx + 1));
 }
 
-void *vip_handle_get(const void *handle, enum vip_kind kind)
-{
-	uintptr_t v = (uintptr_t)handle;
-	uint32_t tag = (uint32_t)(v >> 32);
-	struct slot *s;
-
-	if (!handle || (tag & 0xff) != kind || !(uint32_t)v)
-		return NULL;
-	s = slot_at((uint32_t)v - 1);
-	if (!s || atomic_load_explicit(&s->tag, memory_order_acquire) != tag)
-		return NULL;
-	return s->obj;
-}
-
 void vip_handle_free(const void *handle)
 {
 	uintptr_t v = (uintptr_t)handle;
 	uint32_t idx = (uint32_t)v - 1;
-	struct slot *s;
+	struct vip_slot *s;
 
 	pthread_mutex_lock(&table.lock);
-	s = slot_at(idx);
+	s = vip_slot_at(idx);
 	if (s && atomic_load(&s->tag) == (uint32_t)(v >> 32)) {
 		atomic_store_explicit(&s->tag, 0, memory_order_release);
 		s->obj = NULL;
@@ -124,7 +87,7 @@ void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
 	n = table.nchunks * CHUNK_SLOTS;
 	pthread_mutex_unlock(&table.lock);
 	for (i = 0; i < n; i++) {
-		struct slot *s = slot_at(i);
+		struct vip_slot *s = vip_slot_at(i);
 		uint32_t tag = atomic_load(&s->tag);
 
 		if (tag && (tag & 0xff) == kind)
@@ -139,5 +102,5 @@ __attribute__((destructor)) static void handle_table_release(void)
 	uint32_t i;
 
 	for (i = 0; i < table.nchunks; i++)
-		free(table.chunks[i]);
+		free(vip_handle_chunks[i]);
 }

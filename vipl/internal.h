@@ -23,21 +23,47 @@
 
 /* ------------------------------------------------------------ handles */
 
-enum vip_kind {
-	VIP_KIND_NIC = 1,
-	VIP_KIND_PTAG,
-	VIP_KIND_VI,
-	VIP_KIND_CQ,
-	VIP_KIND_CONN,
-};
+#include "handle.h"
 
-/* A handle names a slot and its generation: stale or forged handles miss. */
-void *vip_handle_new(enum vip_kind kind, void *obj);
-void *vip_handle_get(const void *handle, enum vip_kind kind);
-void vip_handle_free(const void *handle);
-/* Calls fn on every live object of a kind (not on the hot path). */
-void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
-		     void *arg);
+/* Hot-path helpers: inlined even where gcc would not, so that a post or a
+ * Done is one function (calls and returns are what emulation pays most
+ * for, docs/performance.md). Error paths are kept out of line. */
+#define VIP_INLINE static inline __attribute__((always_inline))
+#define VIP_COLD __attribute__((cold, noinline))
+
+/* ------------------------------------------------------------- locks */
+
+/*
+ * A work queue's lock: a test-and-set spin lock, inline. It is taken once
+ * per post and per Done, uncontended unless two threads share a queue;
+ * pthread's spin lock is a call into libc through the PLT each time.
+ */
+typedef atomic_bool vip_spin;
+
+#if defined(__x86_64__) || defined(__i386__)
+#define vip_cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define vip_cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define vip_cpu_relax() ((void)0)
+#endif
+
+static inline void vip_spin_init(vip_spin *l)
+{
+	atomic_init(l, false);
+}
+
+static inline void vip_spin_lock(vip_spin *l)
+{
+	while (atomic_exchange_explicit(l, true, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			vip_cpu_relax();
+}
+
+static inline void vip_spin_unlock(vip_spin *l)
+{
+	atomic_store_explicit(l, false, memory_order_release);
+}
 
 /* ------------------------------------------------------------ objects */
 
@@ -63,7 +89,7 @@ struct vip_mr {
 /* Open-addressing table of a NIC's regions, by key; lock-free lookups. */
 struct vip_mr_slot {
 	_Atomic uint32_t key;
-	struct vip_mr *_Atomic mr; /* NULL: never used; &mr_gone: removed */
+	struct vip_mr *_Atomic mr; /* NULL: never used; &vip_mr_gone: removed */
 };
 
 struct vip_mr_table {
@@ -125,7 +151,7 @@ struct vip_cq {
 
 /* One work queue: descriptors in posting order, from head to tail. */
 struct vip_queue {
-	pthread_spinlock_t lock;
+	vip_spin lock;
 	VIP_DESCRIPTOR **ring;
 	uint32_t mask;
 	uint32_t head; /* next to dequeue */
@@ -197,15 +223,37 @@ struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 /* mem.c */
 int vip_mr_table_init(struct vip_mr_table *t, uint32_t max_regions);
 void vip_mr_table_release(struct vip_nic *nic);
-struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key);
+extern struct vip_mr vip_mr_gone; /* marks a removed table slot */
 
-/* desc.c: pure checks (unit-tested) */
-VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
-			       uint32_t max_transfer);
-VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d, unsigned int max_seg);
-/* Status bits of a completed descriptor, given the mapping's bits. */
-uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
-			 uint32_t map_status);
+static inline uint32_t vip_mr_hash(uint32_t key)
+{
+	return key * 2654435761u; /* Knuth's multiplicative hash */
+}
+
+/* The region registered under key, or NULL. Lock-free, and inline: every
+ * post looks up the descriptor's region. */
+static inline struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key)
+{
+	const struct vip_mr_table *t = &nic->mrs;
+	uint32_t i, n;
+
+	for (i = vip_mr_hash(key) & t->mask, n = 0; n <= t->mask;
+	     i = (i + 1) & t->mask, n++) {
+		struct vip_mr *mr = atomic_load_explicit(&t->slots[i].mr,
+							 memory_order_acquire);
+
+		if (!mr)
+			return NULL;
+		if (mr != &vip_mr_gone &&
+		    atomic_load_explicit(&t->slots[i].key,
+					 memory_order_relaxed) == key)
+			return mr;
+	}
+	return NULL;
+}
+
+/* desc.h: descriptor checks and statuses (pure, inline) */
+#include "desc.h"
 
 /* addr.c: pure (unit-tested) */
 bool vip_addr_valid(const VIP_NET_ADDRESS *a, unsigned int max_disc);

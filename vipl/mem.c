@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-static struct vip_mr mr_gone; /* marks a removed table slot */
+struct vip_mr vip_mr_gone;
 
 struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic, VIP_PROTECTION_HANDLE h)
 {
@@ -88,30 +88,6 @@ int vip_mr_table_init(struct vip_mr_table *t, uint32_t max_regions)
 	return 0;
 }
 
-static uint32_t key_hash(uint32_t key)
-{
-	return key * 2654435761u; /* Knuth's multiplicative hash */
-}
-
-struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key)
-{
-	struct vip_mr_table *t = &nic->mrs;
-	uint32_t i, n;
-
-	for (i = key_hash(key) & t->mask, n = 0; n <= t->mask;
-	     i = (i + 1) & t->mask, n++) {
-		struct vip_mr *mr = atomic_load_explicit(&t->slots[i].mr,
-							 memory_order_acquire);
-
-		if (!mr)
-			return NULL;
-		if (mr != &mr_gone && atomic_load_explicit(&t->slots[i].key,
-					memory_order_relaxed) == key)
-			return mr;
-	}
-	return NULL;
-}
-
 /* Caller holds nic->lock. Removed slots are reused; lookups stop at an
  * empty slot or after one lap, so they stay bounded either way. */
 static int table_insert(struct vip_mr_table *t, struct vip_mr *mr)
@@ -121,9 +97,9 @@ static int table_insert(struct vip_mr_table *t, struct vip_mr *mr)
 
 	if (t->live >= t->mask / 2)
 		return ENOSPC;
-	for (i = key_hash(mr->key) & t->mask;; i = (i + 1) & t->mask) {
+	for (i = vip_mr_hash(mr->key) & t->mask;; i = (i + 1) & t->mask) {
 		cur = atomic_load(&t->slots[i].mr);
-		if (!cur || cur == &mr_gone)
+		if (!cur || cur == &vip_mr_gone)
 			break;
 	}
 	t->live++;
@@ -136,10 +112,10 @@ static void table_remove(struct vip_mr_table *t, struct vip_mr *mr)
 {
 	uint32_t i;
 
-	for (i = key_hash(mr->key) & t->mask; atomic_load(&t->slots[i].mr);
+	for (i = vip_mr_hash(mr->key) & t->mask; atomic_load(&t->slots[i].mr);
 	     i = (i + 1) & t->mask) {
 		if (atomic_load(&t->slots[i].mr) == mr) {
-			atomic_store_explicit(&t->slots[i].mr, &mr_gone,
+			atomic_store_explicit(&t->slots[i].mr, &vip_mr_gone,
 					      memory_order_release);
 			t->live--;
 			return;
@@ -155,7 +131,7 @@ void vip_mr_table_release(struct vip_nic *nic)
 	for (i = 0; i <= t->mask; i++) {
 		struct vip_mr *mr = atomic_load(&t->slots[i].mr);
 
-		if (mr && mr != &mr_gone) {
+		if (mr && mr != &vip_mr_gone) {
 			map_mr_dereg(mr->mr);
 			atomic_fetch_sub(&mr->ptag->users, 1);
 			free(mr);

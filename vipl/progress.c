@@ -22,9 +22,9 @@ static bool outstanding(struct vip_queue *q)
 {
 	bool busy;
 
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	busy = q->done != q->tail;
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 	return busy;
 }
 

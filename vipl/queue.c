@@ -13,6 +13,9 @@
 
 #include "internal.h"
 
+/* mapping's post and poll, inline: the calls of every message */
+#include "hotpath.h"
+
 
 int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 		   struct map_cq *cq, struct vip_cq *vcq, bool recv)
@@ -30,7 +33,7 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	q->vcq = vcq;
 	q->vi = vi;
 	q->recv = recv;
-	pthread_spin_init(&q->lock, PTHREAD_PROCESS_PRIVATE);
+	vip_spin_init(&q->lock);
 	vip_notify_init(&q->notify);
 	return 0;
 }
@@ -39,16 +42,15 @@ void vip_queue_fini(struct vip_queue *q)
 {
 	vip_notify_cancel(&q->notify);
 	pthread_mutex_destroy(&q->notify.lock);
-	pthread_spin_destroy(&q->lock);
 	free(q->ring);
 	q->ring = NULL;
 }
 
-static void submit_held(struct vip_queue *q);
+static VIP_COLD void submit_held(struct vip_queue *q);
 
 /* seg lies in registered memory of the VI's ptag; known is a region
  * already looked up (or NULL), which the segment usually names too. */
-static bool segment_in(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg,
+VIP_INLINE bool segment_in(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg,
 		       const struct vip_mr *known)
 {
 	const struct vip_mr *mr = known && known->key == seg->Handle
@@ -72,7 +74,7 @@ static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
  * registered memory of the VI's ptag is a protection error; otherwise a
  * receive that failed locally was too small. Error path only.
  */
-static uint32_t refine_local_error(struct vip_queue *q,
+static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 				   const VIP_DESCRIPTOR *d, uint32_t status)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
@@ -96,7 +98,7 @@ static uint32_t refine_local_error(struct vip_queue *q,
 
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
  * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
-void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
+VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 {
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	VIP_DESCRIPTOR *d;
@@ -122,8 +124,13 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 		submit_held(q);
 }
 
+void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
+{
+	complete(q, c);
+}
+
 /* A queue with a CQ of its own: poll it with q->lock held. */
-static void progress_private(struct vip_queue *q)
+VIP_INLINE void progress_private(struct vip_queue *q)
 {
 	struct map_completion c[16];
 	int i, n;
@@ -131,7 +138,7 @@ static void progress_private(struct vip_queue *q)
 	do {
 		n = map_cq_poll(q->cq, c, 16);
 		for (i = 0; i < n; i++)
-			vip_queue_complete(q, &c[i]);
+			complete(q, &c[i]);
 	} while (n == 16);
 }
 
@@ -141,12 +148,12 @@ void vip_queue_progress(struct vip_queue *q)
 		vip_cq_progress(q->vcq);
 		return;
 	}
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	progress_private(q);
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 }
 
-static bool aligned(const VIP_DESCRIPTOR *d)
+VIP_INLINE bool aligned(const VIP_DESCRIPTOR *d)
 {
 	return ((uintptr_t)d & (VIP_DESCRIPTOR_ALIGNMENT - 1)) == 0;
 }
@@ -154,7 +161,7 @@ static bool aligned(const VIP_DESCRIPTOR *d)
 /* The descriptor, its control segment and the SegCount segments after
  * it (the post reads them all), must lie in a region registered under
  * handle, in the VI's protection tag. */
-static inline const struct vip_mr *desc_memory(struct vip_vi *vi,
+VIP_INLINE const struct vip_mr *desc_memory(struct vip_vi *vi,
 						const VIP_DESCRIPTOR *d,
 						VIP_MEM_HANDLE handle)
 {
@@ -172,7 +179,7 @@ static inline const struct vip_mr *desc_memory(struct vip_vi *vi,
 
 /* Inline data is copied by the CPU, so the device would not catch a bad
  * handle: send inline only what our registry vouches for. */
-static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+VIP_INLINE bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
 		       const struct vip_mr *known)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
@@ -195,14 +202,14 @@ static bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
 
 /* VIP_CONTROL_QFENCE: the descriptor waits until every earlier one on its
  * queue has completed (verbs' own fence only waits for RDMA reads). */
-static bool fenced(const struct vip_queue *q, const VIP_DESCRIPTOR *d)
+VIP_INLINE bool fenced(const struct vip_queue *q, const VIP_DESCRIPTOR *d)
 {
 	return (d->CS.Control & VIP_CONTROL_QFENCE) && q->done != q->submitted;
 }
 
 /* Hands held descriptors to the device once their fence has cleared;
  * q->lock held. One that the device refuses completes in error. */
-static void submit_held(struct vip_queue *q)
+static VIP_COLD void submit_held(struct vip_queue *q)
 {
 	while (q->submitted != q->tail) {
 		VIP_DESCRIPTOR *d = q->ring[q->submitted & q->mask];
@@ -223,7 +230,7 @@ static void submit_held(struct vip_queue *q)
 
 /* As a VIA NIC's queue did: the previous descriptor still on the queue
  * points at this one (programs may walk CS.Next), and this one ends it. */
-static void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
+VIP_INLINE void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
 		      VIP_MEM_HANDLE handle)
 {
 	if (q->tail != q->head) {
@@ -236,21 +243,21 @@ static void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
 	d->CS.NextHandle = 0;
 }
 
-static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
+VIP_INLINE VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
 		       const struct vip_mr *mr)
 {
 	bool inline_data = !q->recv && can_inline(vi, d, mr);
 	int err = 0;
 
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	/* Progress mode serves programs that spin on Status and may never
 	 * dequeue: make room by dropping what they already saw complete. */
 	if (q->tail - q->head > q->mask && vi->nic->progress &&
 	    q->head != q->done)
 		q->head++;
 	if (q->tail - q->head > q->mask) {
-		pthread_spin_unlock(&q->lock);
+		vip_spin_unlock(&q->lock);
 		return VIP_ERROR_RESOURCE;
 	}
 	d->CS.Status = 0;
@@ -259,7 +266,7 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	/* Behind a held descriptor, or fenced itself: hold it too. */
 	if (q->submitted != q->tail || (!q->recv && fenced(q, d))) {
 		q->tail++;
-		pthread_spin_unlock(&q->lock);
+		vip_spin_unlock(&q->lock);
 		return VIP_SUCCESS;
 	}
 	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
@@ -268,7 +275,7 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		q->tail++;
 		q->submitted++;
 	}
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 	return err ? vip_from_errno(err) : VIP_SUCCESS;
 }
 
@@ -334,7 +341,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	return ret;
 }
 
-static bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
+VIP_INLINE bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
 	if (q->head == q->done)
 		return false;
@@ -343,26 +350,31 @@ static bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 	return true;
 }
 
-VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
 	bool got;
 
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	got = pop(q, out);
 	if (!got && !q->vcq) {
 		progress_private(q);
 		got = pop(q, out);
 	}
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 	if (got || !q->vcq)
 		return got ? VIP_SUCCESS : VIP_NOT_DONE;
 
 	/* On a shared CQ: poll it (CQ lock before queue lock), look again. */
 	vip_cq_progress(q->vcq);
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	got = pop(q, out);
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 	return got ? VIP_SUCCESS : VIP_NOT_DONE;
+}
+
+VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+{
+	return queue_done(q, out);
 }
 
 struct done_args {
@@ -385,7 +397,7 @@ static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
 	return vip_wait(q->cq, timeout, attempt_done, &a);
 }
 
-static VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,
+VIP_INLINE VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,
 			 struct vip_vi **vi)
 {
 	*vi = vip_handle_get(h, VIP_KIND_VI);
@@ -397,7 +409,7 @@ VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? vip_queue_done(&vi->sq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->sq, out) : ret;
 }
 
 VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
@@ -405,7 +417,7 @@ VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? vip_queue_done(&vi->rq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->rq, out) : ret;
 }
 
 VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,

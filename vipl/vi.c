@@ -221,9 +221,9 @@ static bool queue_empty(struct vip_queue *q)
 {
 	bool empty;
 
-	pthread_spin_lock(&q->lock);
+	vip_spin_lock(&q->lock);
 	empty = q->head == q->tail;
-	pthread_spin_unlock(&q->lock);
+	vip_spin_unlock(&q->lock);
 	return empty;
 }
 

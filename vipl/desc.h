@@ -1,11 +1,20 @@
 /*
- * desc.c - what makes a descriptor well formed (vipl-api.md section 1,
- * "Descriptors") and the Status a completed one carries.
+ * desc.h - what makes a descriptor well formed (vipl-api.md section 1,
+ * "Descriptors") and the Status a completed one carries. Pure functions,
+ * unit-tested; inline because every post and completion runs them.
  */
-#include "internal.h"
+#ifndef VIPL_DESC_H
+#define VIPL_DESC_H
 
-VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
-			       uint32_t max_transfer)
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mapping.h"
+#include "vipl.h"
+
+static inline VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d,
+					     unsigned int max_seg,
+					     uint32_t max_transfer)
 {
 	unsigned int nseg = d->CS.SegCount, i, first = 0;
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
@@ -31,7 +40,8 @@ VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d, unsigned int max_seg,
 	return VIP_SUCCESS;
 }
 
-VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d, unsigned int max_seg)
+static inline VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d,
+					     unsigned int max_seg)
 {
 	uint16_t control = d->CS.Control;
 
@@ -43,21 +53,22 @@ VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d, unsigned int max_seg)
 	return VIP_SUCCESS;
 }
 
-static const uint32_t send_op_status[] = {
-	[VIP_CONTROL_OP_SENDRECV] = VIP_STATUS_OP_SEND,
-	[VIP_CONTROL_OP_RDMAWRITE] = VIP_STATUS_OP_RDMA_WRITE,
-	[VIP_CONTROL_OP_RDMAREAD] = VIP_STATUS_OP_RDMA_READ,
-	[VIP_CONTROL_OP_RESERVED] = VIP_STATUS_OP_SEND,
-};
-
-uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
-			 uint32_t map_status)
+static inline uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
+				       uint32_t map_status)
 {
+	static const uint32_t send_op[] = {
+		[VIP_CONTROL_OP_SENDRECV] = VIP_STATUS_OP_SEND,
+		[VIP_CONTROL_OP_RDMAWRITE] = VIP_STATUS_OP_RDMA_WRITE,
+		[VIP_CONTROL_OP_RDMAREAD] = VIP_STATUS_OP_RDMA_READ,
+		[VIP_CONTROL_OP_RESERVED] = VIP_STATUS_OP_SEND,
+	};
 	uint32_t op;
 
 	if (recv)
 		op = (map_status & VIP_STATUS_OP_MASK) ? 0 : VIP_STATUS_OP_RECEIVE;
 	else
-		op = send_op_status[d->CS.Control & VIP_CONTROL_OP_MASK];
+		op = send_op[d->CS.Control & VIP_CONTROL_OP_MASK];
 	return VIP_STATUS_DONE | op | map_status;
 }
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * hotpath.h - posting and polling, the calls made for every message.
+ *
+ * They are inline so that a VipPostSend or a VipSendDone is one call into
+ * the provider and nothing more: under emulation (qemu TCG) every call and
+ * return between our own layers costs more than the work it does
+ * (docs/performance.md). Only the VIPL layer's queue code includes this;
+ * it still sees map_* functions, not verbs.
+ */
+#ifndef VIPL_MAPPING_HOTPATH_H
+#define VIPL_MAPPING_HOTPATH_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+
+#include "internal.h"
+
+#define MAP_POLL_BATCH 16
+
+/* Local data segments become scatter/gather entries, one for one. */
+#define MAP_INLINE static inline __attribute__((always_inline))
+
+MAP_INLINE void map_fill_sge(struct ibv_sge *sge,
+			     const VIP_DESCRIPTOR_SEGMENT *ds, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		sge[i].addr = ds[i].Local.Data.AddressBits;
+		sge[i].length = ds[i].Local.Length;
+		sge[i].lkey = ds[i].Local.Handle;
+	}
+}
+
+MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+				void *cookie, bool inline_data)
+{
+	struct ibv_sge sge[MAP_MAX_SGE];
+	struct ibv_send_wr wr, *bad;
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
+	unsigned int nseg = desc->CS.SegCount;
+	uint16_t control = desc->CS.Control;
+	int imm = control & VIP_CONTROL_IMMEDIATE;
+
+	/* Only the fields an RC/UC post reads (no memset: this is the hot
+	 * path, and wr is 100-odd bytes). */
+	wr.wr_id = (uintptr_t)cookie;
+	wr.next = NULL;
+	wr.sg_list = sge;
+	wr.imm_data = 0;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	if (control & VIP_CONTROL_QFENCE)
+		wr.send_flags |= IBV_SEND_FENCE;
+	if (inline_data)
+		wr.send_flags |= IBV_SEND_INLINE;
+	if (imm)
+		wr.imm_data = htonl(desc->CS.ImmediateData);
+
+	switch (control & VIP_CONTROL_OP_MASK) {
+	case VIP_CONTROL_OP_RDMAWRITE:
+		wr.opcode = imm ? IBV_WR_RDMA_WRITE_WITH_IMM : IBV_WR_RDMA_WRITE;
+		break;
+	case VIP_CONTROL_OP_RDMAREAD:
+		wr.opcode = IBV_WR_RDMA_READ;
+		break;
+	default:
+		wr.opcode = imm ? IBV_WR_SEND_WITH_IMM : IBV_WR_SEND;
+		break;
+	}
+	if (wr.opcode != IBV_WR_SEND && wr.opcode != IBV_WR_SEND_WITH_IMM) {
+		/* The address segment names the peer's memory. */
+		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
+		wr.wr.rdma.rkey = ds[0].Remote.Handle;
+		ds++;
+		nseg--;
+	}
+	map_fill_sge(sge, ds, nseg);
+	wr.num_sge = nseg;
+	return ibv_post_send(qp->qp, &wr, &bad);
+}
+
+MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+				void *cookie)
+{
+	struct ibv_sge sge[MAP_MAX_SGE];
+	struct ibv_recv_wr wr, *bad;
+
+	map_fill_sge(sge, map_desc_segs(desc), desc->CS.SegCount);
+	wr.wr_id = (uintptr_t)cookie;
+	wr.next = NULL;
+	wr.sg_list = sge;
+	wr.num_sge = desc->CS.SegCount;
+	return ibv_post_recv(qp->qp, &wr, &bad);
+}
+
+MAP_INLINE int map_cq_poll(struct map_cq *cq, struct map_completion *out,
+			   int max)
+{
+	struct ibv_wc wc[MAP_POLL_BATCH];
+	int i, n;
+
+	if (max > MAP_POLL_BATCH)
+		max = MAP_POLL_BATCH;
+	n = ibv_poll_cq(cq->cq, max, wc);
+	if (n < 0)
+		return -EIO;
+	for (i = 0; i < n; i++) {
+		struct map_completion *c = &out[i];
+
+		c->cookie = (void *)(uintptr_t)wc[i].wr_id;
+		c->status = wc[i].status == IBV_WC_SUCCESS
+				    ? 0
+				    : map_wc_status_to_vip(wc[i].status);
+		c->length = wc[i].byte_len;
+		c->imm = 0;
+		if (wc[i].status != IBV_WC_SUCCESS)
+			continue;
+		/* Only receives carry immediate data in (some providers flag
+		 * the sender's completion too). */
+		if ((wc[i].opcode & IBV_WC_RECV) &&
+		    (wc[i].wc_flags & IBV_WC_WITH_IMM)) {
+			c->status |= VIP_STATUS_IMMEDIATE;
+			c->imm = ntohl(wc[i].imm_data);
+		}
+		if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+			c->status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
+	}
+	return n;
+}
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * handle.h - handles as (slot, generation, kind), never raw pointers.
+ *
+ * A handle value packs the slot's tag (generation << 8 | kind) in its high
+ * 32 bits and slot index + 1 in its low 32. Lookups are lock-free: a stale
+ * handle (slot reused or freed), a forged one or one of another kind does
+ * not match the slot's tag and yields NULL, never a dangling pointer.
+ * The lookup is inline: every post and every Done starts with one, and
+ * under emulation a call and its return cost more than the lookup.
+ */
+#ifndef VIPL_HANDLE_H
+#define VIPL_HANDLE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define VIP_HANDLE_CHUNK_BITS 12
+#define VIP_HANDLE_CHUNK_SLOTS (1u << VIP_HANDLE_CHUNK_BITS)
+#define VIP_HANDLE_MAX_CHUNKS 256 /* a million live objects */
+
+enum vip_kind {
+	VIP_KIND_NIC = 1,
+	VIP_KIND_PTAG,
+	VIP_KIND_VI,
+	VIP_KIND_CQ,
+	VIP_KIND_CONN,
+};
+
+struct vip_slot {
+	_Atomic uint32_t tag; /* 0 while free */
+	uint32_t gen; /* last generation used; under the table's lock */
+	void *obj;
+	uint32_t next_free;
+};
+
+/* Chunks of slots, allocated once and never freed (handle.c). */
+extern struct vip_slot *_Atomic vip_handle_chunks[VIP_HANDLE_MAX_CHUNKS];
+
+void *vip_handle_new(enum vip_kind kind, void *obj);
+void vip_handle_free(const void *handle);
+/* Calls fn on every live object of a kind (not on the hot path). */
+void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
+		     void *arg);
+
+static inline struct vip_slot *vip_slot_at(uint32_t idx)
+{
+	struct vip_slot *chunk;
+
+	if (idx >= VIP_HANDLE_MAX_CHUNKS * VIP_HANDLE_CHUNK_SLOTS)
+		return NULL;
+	chunk = atomic_load_explicit(
+		&vip_handle_chunks[idx >> VIP_HANDLE_CHUNK_BITS],
+		memory_order_acquire);
+	return chunk ? &chunk[idx & (VIP_HANDLE_CHUNK_SLOTS - 1)] : NULL;
+}
+
+/* The object a handle names, or NULL if it names none of that kind. */
+static inline void *vip_handle_get(const void *handle, enum vip_kind kind)
+{
+	uintptr_t v = (uintptr_t)handle;
+	uint32_t tag = (uint32_t)(v >> 32);
+	struct vip_slot *s;
+
+	if ((tag & 0xff) != kind || !(uint32_t)v)
+		return NULL; /* also NULL itself: kind is never 0 */
+	s = vip_slot_at((uint32_t)v - 1);
+	if (!s || atomic_load_explicit(&s->tag, memory_order_acquire) != tag)
+		return NULL;
+	return s->obj;
+}
+
+#endif
