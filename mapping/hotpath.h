@@ -93,8 +93,16 @@ MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 
-MAP_INLINE int map_cq_poll(struct map_cq *cq, struct map_completion *out,
-			   int max)
+/*
+ * Polls up to max (at most MAP_POLL_BATCH) completions and hands each,
+ * translated, to sink(arg, c) in order. Inlined with a constant sink, the
+ * two fuse: no array of translated completions. Returns how many, or
+ * -EIO.
+ */
+MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
+			   void (*sink)(void *arg,
+					const struct map_completion *c),
+			   void *arg)
 {
 	struct ibv_wc wc[MAP_POLL_BATCH];
 	int i, n;
@@ -105,25 +113,25 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, struct map_completion *out,
 	if (n < 0)
 		return -EIO;
 	for (i = 0; i < n; i++) {
-		struct map_completion *c = &out[i];
+		struct map_completion c = {
+			.cookie = (void *)(uintptr_t)wc[i].wr_id,
+			.length = wc[i].byte_len,
+		};
 
-		c->cookie = (void *)(uintptr_t)wc[i].wr_id;
-		c->status = wc[i].status == IBV_WC_SUCCESS
-				    ? 0
-				    : map_wc_status_to_vip(wc[i].status);
-		c->length = wc[i].byte_len;
-		c->imm = 0;
-		if (wc[i].status != IBV_WC_SUCCESS)
-			continue;
-		/* Only receives carry immediate data in (some providers flag
-		 * the sender's completion too). */
-		if ((wc[i].opcode & IBV_WC_RECV) &&
-		    (wc[i].wc_flags & IBV_WC_WITH_IMM)) {
-			c->status |= VIP_STATUS_IMMEDIATE;
-			c->imm = ntohl(wc[i].imm_data);
+		if (wc[i].status != IBV_WC_SUCCESS) {
+			c.status = map_wc_status_to_vip(wc[i].status);
+		} else {
+			/* Only receives carry immediate data in (some
+			 * providers flag the sender's completion too). */
+			if ((wc[i].opcode & IBV_WC_RECV) &&
+			    (wc[i].wc_flags & IBV_WC_WITH_IMM)) {
+				c.status |= VIP_STATUS_IMMEDIATE;
+				c.imm = ntohl(wc[i].imm_data);
+			}
+			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+				c.status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
 		}
-		if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
-			c->status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
+		sink(arg, &c);
 	}
 	return n;
 }

@@ -128,8 +128,7 @@ struct map_completion {
 int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out);
 int map_cq_destroy(struct map_cq *cq);
 int map_cq_resize(struct map_cq *cq, int entries);
-/* map_cq_poll (hotpath.h) returns how many completions it wrote to out
- * (0..max), or -errno. */
+/* map_cq_poll (hotpath.h) hands completions to a callback, inline. */
 /* Ask for an event on the next completion; poll again after arming. */
 int map_cq_arm(struct map_cq *cq);
 /* Sleep until the armed CQ has an event or timeout_ms passes (-1: forever).

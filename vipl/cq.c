@@ -43,23 +43,24 @@ static void push_entry(struct vip_cq *cq, void *vi_handle, bool recv)
 	cq->tail++;
 }
 
+/* A completion goes to its queue, and becomes an entry; cq->lock held. */
+VIP_INLINE void entry_sink(void *arg, const struct map_completion *c)
+{
+	struct vip_cq *cq = arg;
+	struct vip_queue *q = c->cookie;
+
+	vip_spin_lock(&q->lock);
+	vip_queue_complete(q, c);
+	vip_spin_unlock(&q->lock);
+	push_entry(cq, q->vi->handle, q->recv);
+}
+
 /* Caller holds cq->lock. */
 static void progress_locked(struct vip_cq *cq)
 {
-	struct map_completion c[16];
-	int i, n;
-
-	do {
-		n = map_cq_poll(cq->mcq, c, 16);
-		for (i = 0; i < n; i++) {
-			struct vip_queue *q = c[i].cookie;
-
-			vip_spin_lock(&q->lock);
-			vip_queue_complete(q, &c[i]);
-			vip_spin_unlock(&q->lock);
-			push_entry(cq, q->vi->handle, q->recv);
-		}
-	} while (n == 16);
+	while (map_cq_poll(cq->mcq, MAP_POLL_BATCH, entry_sink, cq) ==
+	       MAP_POLL_BATCH)
+		;
 }
 
 void vip_cq_progress(struct vip_cq *cq)

@@ -7,19 +7,36 @@
 #define VIPL_DESC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mapping.h"
 #include "vipl.h"
 
-static inline VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d,
-					     unsigned int max_seg,
-					     uint32_t max_transfer)
+/* Registered memory, as the checks below see it. */
+struct vip_desc_region {
+	uint32_t key;
+	const uint8_t *start;
+	size_t len;
+};
+
+/*
+ * Checks a send. With r, it also tells (*inside) whether every local
+ * segment lies in r, in the same pass: r is the descriptor's own region,
+ * usually also the data's, and an inline send must know its data is
+ * registered (the device does not check inline data).
+ */
+static inline VIP_RETURN vip_desc_check_send_in(const VIP_DESCRIPTOR *d,
+						unsigned int max_seg,
+						uint32_t max_transfer,
+						const struct vip_desc_region *r,
+						bool *inside)
 {
 	unsigned int nseg = d->CS.SegCount, i, first = 0;
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	uint16_t control = d->CS.Control;
 	uint64_t total = 0;
+	bool in = true;
 
 	if (control & VIP_CONTROL_RESERVED)
 		return VIP_DESCRIPTOR_ERROR;
@@ -33,11 +50,27 @@ static inline VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d,
 			return VIP_DESCRIPTOR_ERROR;
 		first = 1;
 	}
-	for (i = first; i < nseg; i++)
-		total += seg[i].Local.Length;
+	for (i = first; i < nseg; i++) {
+		const VIP_DATA_SEGMENT *l = &seg[i].Local;
+		const uint8_t *p = l->Data.Address;
+
+		total += l->Length;
+		if (r)
+			in = in && l->Handle == r->key && p >= r->start &&
+			     (size_t)(p - r->start) + l->Length <= r->len;
+	}
 	if (total != d->CS.Length || total > max_transfer)
 		return VIP_DESCRIPTOR_ERROR;
+	if (inside)
+		*inside = in;
 	return VIP_SUCCESS;
+}
+
+static inline VIP_RETURN vip_desc_check_send(const VIP_DESCRIPTOR *d,
+					     unsigned int max_seg,
+					     uint32_t max_transfer)
+{
+	return vip_desc_check_send_in(d, max_seg, max_transfer, NULL, NULL);
 }
 
 static inline VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d,

@@ -48,23 +48,14 @@ void vip_queue_fini(struct vip_queue *q)
 
 static VIP_COLD void submit_held(struct vip_queue *q);
 
-/* seg lies in registered memory of the VI's ptag; known is a region
- * already looked up (or NULL), which the segment usually names too. */
-VIP_INLINE bool segment_in(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg,
-		       const struct vip_mr *known)
+/* seg lies in registered memory of the VI's ptag. */
+static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
 {
-	const struct vip_mr *mr = known && known->key == seg->Handle
-					  ? known
-					  : vip_mr_find(vi->nic, seg->Handle);
+	const struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
 	const uint8_t *p = seg->Data.Address;
 
 	return mr && mr->ptag == vi->ptag && p >= mr->start &&
 	       (size_t)(p - mr->start) + seg->Length <= mr->len;
-}
-
-static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
-{
-	return segment_in(vi, seg, NULL);
 }
 
 /*
@@ -129,17 +120,17 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 	complete(q, c);
 }
 
+VIP_INLINE void complete_sink(void *q, const struct map_completion *c)
+{
+	complete(q, c);
+}
+
 /* A queue with a CQ of its own: poll it with q->lock held. */
 VIP_INLINE void progress_private(struct vip_queue *q)
 {
-	struct map_completion c[16];
-	int i, n;
-
-	do {
-		n = map_cq_poll(q->cq, c, 16);
-		for (i = 0; i < n; i++)
-			complete(q, &c[i]);
-	} while (n == 16);
+	while (map_cq_poll(q->cq, MAP_POLL_BATCH, complete_sink, q) ==
+	       MAP_POLL_BATCH)
+		;
 }
 
 void vip_queue_progress(struct vip_queue *q)
@@ -177,27 +168,31 @@ VIP_INLINE const struct vip_mr *desc_memory(struct vip_vi *vi,
 	return NULL;
 }
 
-/* Inline data is copied by the CPU, so the device would not catch a bad
- * handle: send inline only what our registry vouches for. */
-VIP_INLINE bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
-		       const struct vip_mr *known)
+/* Every local segment of a send lies in registered memory of the VI's
+ * ptag (when they are not all in the descriptor's own region). */
+static __attribute__((noinline)) bool segments_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	unsigned int i, first = 0;
 
-	if (d->CS.Length > vi->max_inline)
-		return false;
-	switch (d->CS.Control & VIP_CONTROL_OP_MASK) {
-	case VIP_CONTROL_OP_RDMAREAD:
-		return false;
-	case VIP_CONTROL_OP_RDMAWRITE:
-		first = 1;
-		break;
-	}
+	if ((d->CS.Control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
+		first = 1; /* the address segment names remote memory */
 	for (i = first; i < d->CS.SegCount; i++)
-		if (!segment_in(vi, &seg[i].Local, known))
+		if (!segment_ok(vi, &seg[i].Local))
 			return false;
 	return true;
+}
+
+/* Inline data is copied by the CPU, so the device would not catch a bad
+ * handle: send inline only what our registry vouches for. inside: the
+ * descriptor's check found every segment in the descriptor's own region. */
+VIP_INLINE bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+			   bool inside)
+{
+	if (d->CS.Length > vi->max_inline ||
+	    (d->CS.Control & VIP_CONTROL_OP_MASK) == VIP_CONTROL_OP_RDMAREAD)
+		return false;
+	return __builtin_expect(inside, 1) || segments_ok(vi, d);
 }
 
 /* VIP_CONTROL_QFENCE: the descriptor waits until every earlier one on its
@@ -218,7 +213,7 @@ static VIP_COLD void submit_held(struct vip_queue *q)
 			return;
 		q->submitted++;
 		if (map_qp_post_send(q->vi->qp, d, q,
-				     can_inline(q->vi, d, NULL))) {
+				     can_inline(q->vi, d, false))) {
 			struct map_completion c = {
 				.status = VIP_STATUS_TRANSPORT_ERROR,
 			};
@@ -244,10 +239,9 @@ VIP_INLINE void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
 }
 
 VIP_INLINE VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
-		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
-		       const struct vip_mr *mr)
+			    VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+			    bool inline_data)
 {
-	bool inline_data = !q->recv && can_inline(vi, d, mr);
 	int err = 0;
 
 	vip_spin_lock(&q->lock);
@@ -283,15 +277,21 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		       VIP_MEM_HANDLE MemoryHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct vip_desc_region region;
 	const struct vip_mr *mr;
 	VIP_VI_STATE state;
 	VIP_RETURN ret;
+	bool inside;
 
 	if (!vi || !d || !aligned(d) ||
 	    !(mr = desc_memory(vi, d, MemoryHandle)))
 		return VIP_INVALID_PARAMETER;
-	ret = vip_desc_check_send(d, vi->max_seg,
-				  (uint32_t)vi->attrs.MaxTransferSize);
+	region.key = mr->key;
+	region.start = mr->start;
+	region.len = mr->len;
+	ret = vip_desc_check_send_in(d, vi->max_seg,
+				     (uint32_t)vi->attrs.MaxTransferSize,
+				     &region, &inside);
 	if (ret != VIP_SUCCESS) {
 		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
 		return ret;
@@ -311,18 +311,16 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
 	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
 		return VIP_INVALID_STATE;
-	return post(vi, &vi->sq, d, MemoryHandle, mr);
+	return post(vi, &vi->sq, d, MemoryHandle, can_inline(vi, d, inside));
 }
 
 VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		       VIP_MEM_HANDLE MemoryHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
-	const struct vip_mr *mr;
 	VIP_RETURN ret;
 
-	if (!vi || !d || !aligned(d) ||
-	    !(mr = desc_memory(vi, d, MemoryHandle)))
+	if (!vi || !d || !aligned(d) || !desc_memory(vi, d, MemoryHandle))
 		return VIP_INVALID_PARAMETER;
 	ret = vip_desc_check_recv(d, vi->max_seg);
 	if (ret != VIP_SUCCESS) {
@@ -330,7 +328,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		return ret;
 	}
 	/* Receives may be posted before the VI is connected. */
-	ret = post(vi, &vi->rq, d, MemoryHandle, mr);
+	ret = post(vi, &vi->rq, d, MemoryHandle, false);
 	/* On a broken connection the descriptor must complete (flushed), but
 	 * a provider may only flush its receive queue on a state change (rxe
 	 * does): ask again. Error path only. */

@@ -79,6 +79,35 @@ Test(desc, rdma_needs_its_address_segment)
 	cr_expect_eq(vip_desc_check_send(d, 16, 1000), VIP_SUCCESS);
 }
 
+Test(desc, send_check_tells_whether_segments_lie_in_a_region)
+{
+	static uint8_t mem[4096];
+	struct vip_desc_region r = { .key = 7, .start = mem, .len = 1024 };
+	unsigned lens[3] = { 0, 100, 100 };
+	VIP_DESCRIPTOR *d = desc(3, lens);
+	VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
+	bool inside = false;
+
+	d->CS.Control = VIP_CONTROL_OP_RDMAWRITE;
+	/* The address segment names the peer's memory: never looked at. */
+	seg[0].Remote.Handle = 99;
+	seg[1].Local.Handle = seg[2].Local.Handle = 7;
+	seg[1].Local.Data.Address = mem;
+	seg[2].Local.Data.Address = mem + 924; /* ends at the region's end */
+	cr_expect_eq(vip_desc_check_send_in(d, 16, 1000, &r, &inside),
+		     VIP_SUCCESS);
+	cr_expect(inside);
+	seg[2].Local.Data.Address = mem + 925; /* one byte past it */
+	cr_expect_eq(vip_desc_check_send_in(d, 16, 1000, &r, &inside),
+		     VIP_SUCCESS);
+	cr_expect_not(inside);
+	seg[2].Local.Data.Address = mem + 100;
+	seg[2].Local.Handle = 8; /* another region's key */
+	cr_expect_eq(vip_desc_check_send_in(d, 16, 1000, &r, &inside),
+		     VIP_SUCCESS);
+	cr_expect_not(inside);
+}
+
 Test(desc, completion_status_names_done_and_the_operation)
 {
 	VIP_DESCRIPTOR *d = desc(0, NULL);
