@@ -315,6 +315,7 @@ if command -v valgrind >/dev/null; then
 	grep -v '^==' "$log/cg.client" || true
 	if ((rc == 0)); then
 		python3 tests/bench/cg_cost.py --detail "$out/callgrind.txt" \
+			--atomics "$top/build/libvipl.so" \
 			"$cg_msgs" "$cg"/callgrind.out.*.[0-9]* |
 			tee "$out/callgrind.csv"
 	else

@@ -19,8 +19,12 @@ used: they are collected exactly for the toggled calls.) Prints a CSV
 line per dump:
   path,messages,vipl_ir,verbs_ir,total_ir,vipl_calls_out
 and, with --detail FILE, every function that ran, with its own
-instructions per message, to FILE.
+instructions per message, to FILE. With --atomics LIB (libvipl.so),
+FILE also lists the atomic read-modify-write instructions (lock-prefixed
+or xchg with memory) in the code of the hot entry points, which a call
+list cannot show: libvipl's queue lock is inline.
 """
+import subprocess
 import re
 import sys
 from collections import defaultdict
@@ -143,6 +147,36 @@ def checks(calls, n):
     return lines
 
 
+HOT = ('vipl_impl_VipPostSend', 'vipl_impl_VipPostRecv',
+       'vipl_impl_VipSendDone', 'vipl_impl_VipRecvDone')
+
+
+def atomics(lib):
+    """Atomic read-modify-write instructions in each hot entry point
+    (its .cold part included), from objdump."""
+    try:
+        text = subprocess.run(['objdump', '-d', '--no-show-raw-insn', lib],
+                              capture_output=True, text=True,
+                              check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        return ['atomics: objdump failed: %s' % e]
+    found = defaultdict(list)
+    fn = None
+    for line in text.splitlines():
+        m = re.match(r'^[0-9a-f]+ <([^>]+)>:$', line)
+        if m:
+            fn = m.group(1).split('.cold')[0]
+            continue
+        if fn not in HOT:
+            continue
+        insn = line.split(':', 1)[-1].strip()
+        if insn.startswith('lock ') or (insn.startswith('xchg') and
+                                          '(' in insn):
+            found[fn].append(insn)
+    return ['atomic read-modify-write in %s: %s' % (
+        f, '; '.join(found[f]) if found[f] else 'none') for f in HOT]
+
+
 def short(ob):
     return (ob or '?').rsplit('/', 1)[-1]
 
@@ -150,9 +184,16 @@ def short(ob):
 def main():
     args = sys.argv[1:]
     detail = None
-    if args[0] == '--detail':
-        detail = open(args[1], 'w')
+    lib = None
+    while args[0] in ('--detail', '--atomics'):
+        if args[0] == '--detail':
+            detail = open(args[1], 'w')
+        else:
+            lib = args[1]
         args = args[2:]
+    if detail and lib:
+        for line in atomics(lib):
+            detail.write('%s\n' % line)
     n = int(args[0])
     print('path,messages,vipl_ir,verbs_ir,total_ir,vipl_calls_out')
     for dump in args[1:]:
