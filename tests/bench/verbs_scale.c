@@ -94,21 +94,6 @@ struct scale {
 	unsigned long replies_due;
 };
 
-/* Address space and resident set, KiB (as vipl_scale). */
-static void mem_kib(long *vsz, long *rss)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	*vsz = *rss = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", vsz, rss) != 2)
-			*vsz = *rss = 0;
-		fclose(f);
-	}
-	*vsz *= sysconf(_SC_PAGESIZE) / 1024;
-	*rss *= sysconf(_SC_PAGESIZE) / 1024;
-}
-
 /* ------------------------------------------------------------ the NIC */
 
 /* VipOpenNic(NULL) and what vipl_scale sets up before its first VI:
@@ -500,7 +485,7 @@ int main(int argc, char **argv)
 	bench_alive();
 
 	open_nic(&sc);
-	mem_kib(&vsz0, &rss0);
+	bench_mem_kib(&vsz0, &rss0);
 	heap0 = mallinfo2().uordblks;
 	for (i = 0; i < sc.nvi; i++) {
 		struct slot *s = &sc.slots[i];
@@ -517,7 +502,7 @@ int main(int argc, char **argv)
 	t0 = bench_now_ns();
 	traffic(&sc, total);
 	t1 = bench_now_ns();
-	mem_kib(&vsz1, &rss1);
+	bench_mem_kib(&vsz1, &rss1);
 	heap1 = mallinfo2().uordblks;
 	if (!sc.server)
 		printf("verbs,scale,%lu,%lu,%.1f,%.1f,%.1f,%.1f\n", sc.nvi,
