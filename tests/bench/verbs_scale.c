@@ -202,7 +202,7 @@ static void qp_create(struct scale *sc, unsigned long i)
 	s->rsge.addr = (uintptr_t)(sbuf + MSG);
 	s->rsge.length = MSG;
 	s->rsge.lkey = sc->mr->lkey;
-	s->rwr.wr_id = i << 1 | 1;
+	s->rwr.wr_id = (i << 1) | 1;
 	s->rwr.sg_list = &s->rsge;
 	s->rwr.num_sge = 1;
 }
