@@ -9,7 +9,8 @@
 #   - perftest (ib_send_lat, ib_write_lat, ib_send_bw, ib_write_bw) and
 #     libfabric's fi_pingpong (verbs provider) on the same sizes, and an
 #     attempt at UCX's ucx_perftest
-#   - vipl_scale: 1 to 256 VIs through one CQ
+#   - vipl_scale and its raw-verbs twin verbs_scale, back to back at each
+#     N: 1 to 256 VIs (queue pairs) through one CQ
 #   - vipl_cg under callgrind: libvipl's instructions per message
 # and writes CSV files, a ratio table (summary.txt, also printed) and, with
 # gnuplot, PNG plots into DIR (default build/bench). docs/performance.md
@@ -46,7 +47,7 @@ if ((!inside)); then
 	[[ ${BENCH_NO_DEPS:-0} == 1 ]] || scripts/install-deps.sh
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target \
-		vipl_bench verbs_bench vipl_scale vipl_cg
+		vipl_bench verbs_bench vipl_scale verbs_scale vipl_cg
 	rm -rf "$out"
 	mkdir -p "$out"
 	((smoke)) && reps=1
@@ -281,21 +282,30 @@ if ((!smoke)); then
 	cat "$out/ucx.txt"
 fi
 
-echo "== scale: VIs through one CQ"
+echo "== scale: VIs through one CQ, libvipl and its raw-verbs twin"
 echo "impl,test,vis,messages,msg_per_s,vsz_kib_per_vi,rss_kib_per_vi,heap_kib_per_vi" \
 	>"$out/scale.csv"
+# At each N the two run back to back, which one first alternating, as in
+# the main loop.
+k=0
 for n in $scale_n; do
-	port=$((port + 1))
-	"$bin/vipl_scale" -s -a "$addr" -N "$n" -n "$scale_msgs" -p "$port" \
-		>"$log/scale.$n.server" 2>&1 &
-	server=$!
-	sleep 0.3
-	rc=0
-	timeout 600 "$bin/vipl_scale" -c "$addr" -N "$n" -n "$scale_msgs" \
-		-p "$port" 2>"$log/scale.$n.err" | tee -a "$out/scale.csv" ||
-		rc=$?
-	wait "$server" || rc=$?
-	((rc == 0)) || fail "vipl_scale -N $n (exit $rc)"
+	k=$((k + 1))
+	if ((k % 2)); then order="vipl_scale verbs_scale"; else
+		order="verbs_scale vipl_scale"; fi
+	for prog in $order; do
+		echo "-- $prog -N $n"
+		port=$((port + 1))
+		"$bin/$prog" -s -a "$addr" -N "$n" -n "$scale_msgs" \
+			-p "$port" >"$log/$prog.$n.server" 2>&1 &
+		server=$!
+		sleep 0.3
+		rc=0
+		timeout 600 "$bin/$prog" -c "$addr" -N "$n" \
+			-n "$scale_msgs" -p "$port" 2>"$log/$prog.$n.err" |
+			tee -a "$out/scale.csv" || rc=$?
+		wait "$server" || rc=$?
+		((rc == 0)) || fail "$prog -N $n (exit $rc)"
+	done
 done
 
 echo "== callgrind: libvipl's instructions per message"

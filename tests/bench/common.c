@@ -32,6 +32,31 @@ void bench_die(const char *fmt, ...)
 	exit(1);
 }
 
+void bench_mem_kib(long *vsz, long *rss)
+{
+	long page = sysconf(_SC_PAGESIZE) / 1024, r = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	*vsz = *rss = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", vsz, &r) != 2)
+			*vsz = r = 0;
+		fclose(f);
+	}
+	*vsz *= page;
+	*rss = r * page;
+	f = fopen("/proc/self/smaps_rollup", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Rss: %ld kB", &r) == 1) {
+			*rss = r;
+			break;
+		}
+	fclose(f);
+}
+
 static void on_alarm(int sig)
 {
 	static const char msg[] = "bench: no progress, giving up\n";

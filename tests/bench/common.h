@@ -76,6 +76,12 @@ void bench_report_lat(const struct bench_opts *o, unsigned long size,
 void bench_report_bw(const struct bench_opts *o, unsigned long size,
 		     unsigned long n, uint64_t elapsed_ns);
 
+/* This process's address space and resident set, KiB. The resident set
+ * is smaps_rollup's (a walk of the page tables): statm's lags on kernels
+ * that count it per thread (before 6.2), and a process that mapped
+ * rxe's queues without faulting much since read them as not resident. */
+void bench_mem_kib(long *vsz, long *rss);
+
 /* Dies with a message (benchmarks have no error recovery). */
 void bench_die(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));

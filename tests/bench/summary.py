@@ -2,7 +2,8 @@
 """summary.py DIR - the ratio table of a scripts/bench.sh run.
 
 Reads DIR/raw.csv (vipl_bench and verbs_bench, several alternated reps),
-DIR/tools.csv (perftest, fi_pingpong), DIR/scale.csv, DIR/callgrind.csv;
+DIR/tools.csv (perftest, fi_pingpong), DIR/scale.csv (vipl_scale and
+verbs_scale), DIR/callgrind.csv;
 prints the table and writes DIR/summary.csv and, for plot.gp, DIR/plot/*.dat.
 
 Per test and size, each rep gives one VIPL figure and one twin figure,
@@ -146,31 +147,7 @@ def main():
 
     path = os.path.join(d, 'scale.csv')
     if os.path.exists(path):
-        print('\nscale: VIs through one CQ (vipl_scale)')
-        print('%6s %12s %16s %14s %14s' % ('VIs', 'msg/s',
-                                           'mapped KiB/VI', 'RSS KiB/VI',
-                                           'heap KiB/VI'))
-        rows = []
-        with open(path) as f:
-            for row in csv.DictReader(f):
-                rows.append(row)
-                print('%6s %12s %16s %14s %14s' % (
-                    row['vis'], row['msg_per_s'],
-                    row.get('vsz_kib_per_vi', '-'), row['rss_kib_per_vi'],
-                    row['heap_kib_per_vi']))
-        # One-time costs (thread stacks and malloc arenas of libvipl's
-        # threads, first mappings) weigh on small N: the slope between
-        # the two largest runs is what one more VI costs.
-        if len(rows) >= 2 and 'vsz_kib_per_vi' in rows[-1]:
-            a, b = rows[-2], rows[-1]
-            na, nb = int(a['vis']), int(b['vis'])
-
-            def slope(col):
-                return (float(b[col]) * nb - float(a[col]) * na) / (nb - na)
-            print('%6s %12s %16.1f %14.1f %14.1f   (one more VI, from '
-                  '%d to %d)' % ('+1', '', slope('vsz_kib_per_vi'),
-                                 slope('rss_kib_per_vi'),
-                                 slope('heap_kib_per_vi'), na, nb))
+        scale(path)
     path = os.path.join(d, 'callgrind.csv')
     if os.path.exists(path):
         print('\ncallgrind: instructions per message (libvipl = its own '
@@ -212,6 +189,61 @@ def main():
     if os.path.exists(path):
         print('\nfailures:')
         print(open(path).read().rstrip())
+
+
+def scale(path):
+    """VIs through one CQ: vipl_scale and its twin verbs_scale at each N,
+    run back to back; the ratio is libvipl's messages/s over the twin's."""
+    by = defaultdict(dict)  # vis -> impl -> row
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            try:
+                by[int(row['vis'])][row.get('impl', 'vipl')] = row
+            except (KeyError, ValueError):
+                continue
+    if not by:
+        return
+    print('\nscale: VIs through one CQ (vipl_scale; twin: verbs_scale, '
+          'the same on raw verbs), messages/s both ways, memory per VI')
+    print('%6s %10s %10s %7s   %-26s %s' % (
+        'VIs', 'VIPL', 'twin', 'ratio', 'VIPL KiB/VI map/RSS/heap',
+        'twin KiB/VI map/RSS/heap'))
+
+    def mem(row):
+        if not row:
+            return '-'
+        return '%s / %s / %s' % (row.get('vsz_kib_per_vi', '-'),
+                                 row['rss_kib_per_vi'],
+                                 row['heap_kib_per_vi'])
+
+    def rate(row):
+        try:
+            return float(row['msg_per_s'])
+        except (TypeError, KeyError, ValueError):
+            return None
+    for n in sorted(by):
+        v, t = by[n].get('vipl'), by[n].get('verbs')
+        rv, rt = rate(v), rate(t)
+        print('%6d %10s %10s %7s   %-26s %s' % (
+            n, '%.0f' % rv if rv else '-', '%.0f' % rt if rt else '-',
+            '%.3f' % (rv / rt) if rv and rt else '-', mem(v), mem(t)))
+    # One-time costs (thread stacks and malloc arenas of libvipl's
+    # threads, first mappings) weigh on small N: the slope between the
+    # two largest runs is what one more VI costs.
+    ns = sorted(by)
+    if len(ns) < 2:
+        return
+    na, nb = ns[-2], ns[-1]
+    cols = ('vsz_kib_per_vi', 'rss_kib_per_vi', 'heap_kib_per_vi')
+    for impl, name in (('vipl', 'VIPL'), ('verbs', 'twin')):
+        a, b = by[na].get(impl), by[nb].get(impl)
+        if not a or not b or any(c not in a or c not in b for c in cols):
+            continue
+        print('%6s %-5s one more VI (from %d to %d): mapped %.1f, RSS '
+              '%.1f, heap %.1f KiB' % (
+                  '+1', name, na, nb,
+                  *((float(b[c]) * nb - float(a[c]) * na) / (nb - na)
+                    for c in cols)))
 
 
 if __name__ == '__main__':

@@ -50,21 +50,6 @@ static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
 	(void)e;
 }
 
-/* Address space and resident set, KiB. */
-static void mem_kib(long *vsz, long *rss)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	*vsz = *rss = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", vsz, rss) != 2)
-			*vsz = *rss = 0;
-		fclose(f);
-	}
-	*vsz *= sysconf(_SC_PAGESIZE) / 1024;
-	*rss *= sysconf(_SC_PAGESIZE) / 1024;
-}
-
 static VIP_NET_ADDRESS *make_addr(const void *host, unsigned int host_len,
 				  unsigned int port)
 {
@@ -179,7 +164,7 @@ int main(int argc, char **argv)
 	/* Every VI's two queues feed this CQ: room for all of them. */
 	CHECK(VipCreateCQ(nic, 2 * nvi + 16, &cq));
 
-	mem_kib(&vsz0, &rss0);
+	bench_mem_kib(&vsz0, &rss0);
 	heap0 = mallinfo2().uordblks;
 	for (i = 0; i < nvi; i++) {
 		struct slot *s = &slots[i];
@@ -241,7 +226,7 @@ int main(int argc, char **argv)
 			post_send(s, mh);
 	}
 	t1 = bench_now_ns();
-	mem_kib(&vsz1, &rss1);
+	bench_mem_kib(&vsz1, &rss1);
 	heap1 = mallinfo2().uordblks;
 	if (!server)
 		printf("vipl,scale,%lu,%lu,%.1f,%.1f,%.1f,%.1f\n", nvi, total,
