@@ -9,10 +9,10 @@
  * It does what libvipl does on verbs and nothing more: one RC queue pair
  * with a send and a receive CQ of its own (1024 entries each, a completion
  * channel each), 16 SGEs and 128 bytes inline asked for, the same RNR
- * timer, retries and ACK timeout (as on main since 915cf9f: 6 transport
- * retries, 268 ms per try at most); every send signalled; sends up to the inline limit
- * go inline; the queue pair is created before the connection and moved
- * through INIT/RTR/RTS by hand with rdma_init_qp_attr, then
+ * timer, retries and ACK timeout (6 transport retries, 1.07 s per try at
+ * most); every send signalled; sends up to the inline limit go inline;
+ * the queue pair is created before the connection and moved through
+ * INIT/RTR/RTS by hand with rdma_init_qp_attr, then
  * rdma_establish, as libvipl's connection manager does. So vipl_bench /
  * verbs_bench is the cost of libvipl.
  */

@@ -51,8 +51,6 @@
 
 #define MSG 64
 #define POLL_BATCH 16 /* libvipl polls its shared CQ 16 at a time */
-/* libvipl's ACK timeout cap (mapping/qp.c, since 0a68bc4: 1.07 s a try). */
-#define ACK_TIMEOUT_MAX 18
 /* What libvipl's private data carries here: its 16-byte header, and in a
  * request the two discriminators ("scale" and the port, 10 bytes each). */
 #define REQ_PRIV_LEN 36
@@ -238,8 +236,8 @@ static void qp_rtr_rts(struct slot *s, struct rdma_cm_id *id)
 	a.qp_state = IBV_QPS_RTS;
 	CHECK0(rdma_init_qp_attr(id, &a, &mask));
 	a.rnr_retry = BENCH_RNR_RETRY;
-	if (!a.timeout || a.timeout > ACK_TIMEOUT_MAX)
-		a.timeout = ACK_TIMEOUT_MAX;
+	if (!a.timeout || a.timeout > BENCH_ACK_TIMEOUT_MAX)
+		a.timeout = BENCH_ACK_TIMEOUT_MAX;
 	CHECK0(ibv_modify_qp(s->qp, &a,
 			     mask | IBV_QP_RNR_RETRY | IBV_QP_TIMEOUT));
 }
