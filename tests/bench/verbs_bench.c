@@ -741,6 +741,13 @@ int main(int argc, char **argv)
 	default:
 		break;
 	}
+	/* The server leaves after the client, which disconnects once all
+	 * its completions are in: a server that went first could flush the
+	 * client's last send before its acknowledgement was processed. */
+	if (o.server) {
+		bench_alive();
+		wait_event(&ep, RDMA_CM_EVENT_DISCONNECTED);
+	}
 	teardown(&ep);
 	return 0;
 }
