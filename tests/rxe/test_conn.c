@@ -507,7 +507,7 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 {
 	static const char *discs[3] = { "m-three", "m-one", "m-two" };
 	pid_t srv = vt_spawn(multi_server, NULL);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_VI_HANDLE vi[3];
 	int i;
@@ -515,16 +515,10 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 	cr_assert_not_null(nic);
 	/* In another order than the server's threads started. */
 	for (i = 0; i < 3; i++) {
-		VIP_NET_ADDRESS *local = vt_addr(nic, discs[i] + 2);
-		VIP_NET_ADDRESS *remote = vt_addr(nic, discs[i]);
-
 		cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi[i]),
 			     VIP_SUCCESS);
-		cr_assert_eq(VipConnectRequest(vi[i], local, remote,
-					       VT_TIMEOUT_MS, &ra),
+		cr_assert_eq(vt_request(nic, vi[i], discs[i] + 2, discs[i]),
 			     VIP_SUCCESS);
-		free(local);
-		free(remote);
 	}
 	for (i = 0; i < 3; i++) {
 		cr_expect_eq(VipDisconnect(vi[i]), VIP_SUCCESS);
