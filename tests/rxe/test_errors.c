@@ -33,6 +33,16 @@ static bool wait_error(void)
 	return atomic_load(&errs.calls) > 0;
 }
 
+/* Connects to disc with on_error set as the NIC's error callback first. */
+static void connect_watched(struct vt_end *e, const char *disc)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+
+	cr_assert_eq(vt_end_open(e, 4096, NULL), VIP_SUCCESS);
+	cr_assert_eq(VipErrorCallback(e->nic, NULL, on_error), VIP_SUCCESS);
+	cr_assert_eq(vt_connect(e->nic, disc, &va, &e->vi), VIP_SUCCESS);
+}
+
 /* Accepts with one 1000-byte receive; the client sends more. */
 static int small_receive_server(void *arg)
 {
@@ -99,13 +109,10 @@ static int idle_server(void *arg)
 Test(errors, unregistered_data_completes_with_protection_error)
 {
 	pid_t srv = vt_spawn(idle_server, "e-prot");
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_DESCRIPTOR *s, *s2, *out;
 	struct vt_end e;
 
-	cr_assert_eq(vt_end_open(&e, 4096, NULL), VIP_SUCCESS);
-	cr_assert_eq(VipErrorCallback(e.nic, NULL, on_error), VIP_SUCCESS);
-	cr_assert_eq(vt_connect(e.nic, "e-prot", &va, &e.vi), VIP_SUCCESS);
+	connect_watched(&e, "e-prot");
 	s = vt_desc(&e.m, 0);
 	vt_fill(s, &e.m, vt_data(&e.m), 100);
 	s->DS[0].Local.Handle = e.m.mh ^ 0x00ffff00; /* no such region */
@@ -161,13 +168,10 @@ static int no_receive_server(void *arg)
 Test(errors, send_without_a_receive_at_the_peer_breaks_the_connection)
 {
 	pid_t srv = vt_spawn(no_receive_server, NULL);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_DESCRIPTOR *s, *out;
 	struct vt_end e;
 
-	cr_assert_eq(vt_end_open(&e, 4096, NULL), VIP_SUCCESS);
-	cr_assert_eq(VipErrorCallback(e.nic, NULL, on_error), VIP_SUCCESS);
-	cr_assert_eq(vt_connect(e.nic, "e-rnr", &va, &e.vi), VIP_SUCCESS);
+	connect_watched(&e, "e-rnr");
 	s = vt_desc(&e.m, 0);
 	vt_fill(s, &e.m, vt_data(&e.m), 100);
 	cr_assert_eq(VipPostSend(e.vi, s, e.m.mh), VIP_SUCCESS);
