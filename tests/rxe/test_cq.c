@@ -48,8 +48,8 @@ struct pair {
 	VIP_DESCRIPTOR *r, *s;
 };
 
-/* Two VIs on one CQ (both queues), each connected to an echo server; e
- * holds the NIC and the arena, the pairs the VIs. */
+/* VI i on the given CQs, connected to an echo server, its receive posted
+ * and its send ready in e's arena (e holds no VI of its own). */
 static void connect_pair(struct vt_end *e, VIP_CQ_HANDLE scq,
 			 VIP_CQ_HANDLE rcq, struct pair *p, int i,
 			 const char *disc)
@@ -67,6 +67,24 @@ static void connect_pair(struct vt_end *e, VIP_CQ_HANDLE scq,
 	vt_fill(p->s, m, vt_data(m) + 4096 * (2 * i + 1), 100 + i);
 }
 
+/* Opens e and a CQ, connects a pair to each echo server, posts both sends.
+ * The receive queues are on the CQ; the send queues too if both_queues. */
+static void start_pairs(struct vt_end *e, VIP_CQ_HANDLE *cq, bool both_queues,
+			struct pair p[2], const char *disc0, const char *disc1)
+{
+	VIP_CQ_HANDLE scq;
+	int i;
+
+	cr_assert_eq(vt_end_open(e, 4 * 4096, NULL), VIP_SUCCESS);
+	cr_assert_eq(VipCreateCQ(e->nic, 64, cq), VIP_SUCCESS);
+	scq = both_queues ? *cq : NULL;
+	connect_pair(e, scq, *cq, &p[0], 0, disc0);
+	connect_pair(e, scq, *cq, &p[1], 1, disc1);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(VipPostSend(p[i].vi, p[i].s, e->m.mh),
+			     VIP_SUCCESS);
+}
+
 Test(cq, one_cq_serves_two_vis_sends_and_receives)
 {
 	struct echo_args a = { .disc = "q-a", .count = 1,
@@ -82,12 +100,7 @@ Test(cq, one_cq_serves_two_vis_sends_and_receives)
 	VIP_DESCRIPTOR *out;
 	int sends[2] = { 0 }, recvs[2] = { 0 }, n, i;
 
-	cr_assert_eq(vt_end_open(&e, 4 * 4096, NULL), VIP_SUCCESS);
-	cr_assert_eq(VipCreateCQ(e.nic, 64, &cq), VIP_SUCCESS);
-	connect_pair(&e, cq, cq, &p[0], 0, "q-a");
-	connect_pair(&e, cq, cq, &p[1], 1, "q-b");
-	cr_assert_eq(VipPostSend(p[0].vi, p[0].s, e.m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipPostSend(p[1].vi, p[1].s, e.m.mh), VIP_SUCCESS);
+	start_pairs(&e, &cq, true, p, a.disc, b.disc);
 
 	/* One entry per descriptor: two sends, two echoed receives. */
 	for (n = 0; n < 4; n++) {
@@ -138,13 +151,8 @@ Test(cq, recv_wait_on_a_cq_queue_keeps_the_other_entries)
 	VIP_DESCRIPTOR *out;
 	int i;
 
-	cr_assert_eq(vt_end_open(&e, 4 * 4096, NULL), VIP_SUCCESS);
-	cr_assert_eq(VipCreateCQ(e.nic, 64, &cq), VIP_SUCCESS);
 	/* Receive queues on the CQ, send queues on their own. */
-	connect_pair(&e, NULL, cq, &p[0], 0, "q-c");
-	connect_pair(&e, NULL, cq, &p[1], 1, "q-d");
-	cr_assert_eq(VipPostSend(p[0].vi, p[0].s, e.m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipPostSend(p[1].vi, p[1].s, e.m.mh), VIP_SUCCESS);
+	start_pairs(&e, &cq, false, p, a.disc, b.disc);
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(VipSendWait(p[i].vi, VT_TIMEOUT_MS, &out),
 			     VIP_SUCCESS);
