@@ -9,14 +9,12 @@ int echo_server(void *arg)
 	struct echo_args *a = arg;
 	unsigned long mts = a->max_transfer ? a->max_transfer : 1ul << 20;
 	unsigned rlen = a->recv_len ? a->recv_len : mts;
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(a->level), qa;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(a->level);
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_DESCRIPTOR *d, *s, *out;
 	char *reply;
 	struct vt_mem m;
 	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
 	int i;
 
 	VT_CHECK(nic);
@@ -80,11 +78,9 @@ int echo_server(void *arg)
 	/* The client disconnects: our last receive is flushed. */
 	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 	VT_CHECK(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
-	VT_CHECK(VipQueryVi(vi, &st, &qa, &se, &re) == VIP_SUCCESS);
-	VT_CHECK(st == VIP_STATE_ERROR);
+	VT_CHECK(vt_vi_state(vi) == VIP_STATE_ERROR);
 	VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);
-	VT_CHECK(VipQueryVi(vi, &st, &qa, &se, &re) == VIP_SUCCESS);
-	VT_CHECK(st == VIP_STATE_IDLE);
+	VT_CHECK(vt_vi_state(vi) == VIP_STATE_IDLE);
 	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
 	vt_mem_fini(&m);
 	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);

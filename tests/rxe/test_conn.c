@@ -46,18 +46,12 @@ Test(conn, reject_gives_the_requester_vip_reject)
 {
 	pid_t srv = vt_spawn(reject_server, NULL);
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_VI_ATTRIBUTES qa;
-	VIP_BOOLEAN se, re;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
-	cr_expect_eq(vt_connect(nic, "c-reject", &va, &vi), VIP_REJECT);
-	cr_assert_eq(VipQueryVi(vi, &st, &qa, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_IDLE);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	VipCloseNic(nic);
+	cr_assert_eq(vt_end_open(&e, 0, NULL), VIP_SUCCESS);
+	cr_expect_eq(vt_connect(e.nic, "c-reject", &va, &e.vi), VIP_REJECT);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_IDLE);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
@@ -88,26 +82,23 @@ Test(conn, wait_with_nobody_calling_times_out)
 Test(conn, request_with_nobody_listening_times_out_and_leaves_vi_idle)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote;
 	struct timespec t0;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 	double ms;
 
-	cr_assert_not_null(nic);
-	local = vt_addr(nic, "client");
-	remote = vt_addr(nic, "c-nobody-home");
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(vt_end_open(&e, 0, &va), VIP_SUCCESS);
+	local = vt_addr(e.nic, "client");
+	remote = vt_addr(e.nic, "c-nobody-home");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cr_expect_eq(VipConnectRequest(vi, local, remote, 500, &ra),
+	cr_expect_eq(VipConnectRequest(e.vi, local, remote, 500, &ra),
 		     VIP_TIMEOUT);
 	ms = elapsed_ms(&t0);
 	cr_expect_geq(ms, 450.0);
 	cr_expect_lt(ms, 5000.0);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
 	free(local);
 	free(remote);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 }
 
 Test(conn, malformed_addresses_are_invalid_parameter)
@@ -156,38 +147,32 @@ struct mismatch {
 static int mismatch_server(void *arg)
 {
 	struct mismatch *m = arg;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
 	VIP_VI_ATTRIBUTES ra;
 	VIP_CONN_HANDLE conn;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	VT_CHECK(nic);
-	local = vt_addr(nic, m->disc);
-	VT_CHECK(VipCreateVi(nic, &m->server, NULL, NULL, &vi) ==
-		 VIP_SUCCESS);
-	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
+	VT_CHECK(vt_end_open(&e, 0, &m->server) == VIP_SUCCESS);
+	local = vt_addr(e.nic, m->disc);
+	VT_CHECK(VipConnectWait(e.nic, local, VT_TIMEOUT_MS, remote, &ra,
 				&conn) == VIP_SUCCESS);
-	VT_CHECK(VipConnectAccept(conn, vi) == m->expect);
+	VT_CHECK(VipConnectAccept(conn, e.vi) == m->expect);
 	/* Refused, the handle is used up and the VI stays idle. */
-	VT_CHECK(VipConnectAccept(conn, vi) == VIP_INVALID_PARAMETER);
-	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	VT_CHECK(VipConnectAccept(conn, e.vi) == VIP_INVALID_PARAMETER);
 	free(local);
 	free(remote);
-	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	VT_CHECK(vt_end_close_idle(&e) == VIP_SUCCESS);
 	return 0;
 }
 
 static void expect_mismatch(struct mismatch *m, VIP_VI_ATTRIBUTES *va)
 {
 	pid_t srv = vt_spawn(mismatch_server, m);
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
-	cr_expect_eq(vt_connect(nic, m->disc, va, &vi), m->expect);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	VipCloseNic(nic);
+	cr_assert_eq(vt_end_open(&e, 0, NULL), VIP_SUCCESS);
+	cr_expect_eq(vt_connect(e.nic, m->disc, va, &e.vi), m->expect);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
@@ -233,26 +218,23 @@ Test(conn, rdma_read_on_one_side_only_is_refused_on_both_sides)
 static int inspect_server(void *arg)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
 	VIP_NIC_ATTRIBUTES na;
 	VIP_CONN_HANDLE conn;
-	VIP_VI_HANDLE vi, other;
+	VIP_VI_HANDLE other;
 	VIP_DESCRIPTOR *out;
-	struct vt_mem m;
+	struct vt_end e;
 
 	(void)arg;
-	VT_CHECK(nic);
-	VT_CHECK(VipQueryNic(nic, &na) == VIP_SUCCESS);
-	vt_mem_init(&m, nic, 4096, NULL);
-	local = vt_addr(nic, "c-inspect");
 	/* Sizes must agree; RDMA write may differ (the requester's only). */
 	va.MaxTransferSize = 12345;
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &other) == VIP_SUCCESS);
-	vt_fill(vt_desc(&m, 0), &m, vt_data(&m), 4096);
-	VT_CHECK(VipPostRecv(vi, vt_desc_at(&m, 0), m.mh) == VIP_SUCCESS);
-	VT_CHECK(VipConnectWait(nic, local, VT_TIMEOUT_MS, remote, &ra,
+	VT_CHECK(vt_end_open(&e, 4096, &va) == VIP_SUCCESS);
+	VT_CHECK(VipQueryNic(e.nic, &na) == VIP_SUCCESS);
+	local = vt_addr(e.nic, "c-inspect");
+	VT_CHECK(VipCreateVi(e.nic, &va, NULL, NULL, &other) == VIP_SUCCESS);
+	vt_fill(vt_desc(&e.m, 0), &e.m, vt_data(&e.m), 4096);
+	VT_CHECK(VipPostRecv(e.vi, vt_desc_at(&e.m, 0), e.m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipConnectWait(e.nic, local, VT_TIMEOUT_MS, remote, &ra,
 				&conn) == VIP_SUCCESS);
 	VT_CHECK(remote->HostAddressLen == na.NicAddressLen);
 	VT_CHECK(!memcmp(remote->HostAddress, na.LocalNicAddress,
@@ -264,18 +246,15 @@ static int inspect_server(void *arg)
 	VT_CHECK(ra.MaxTransferSize == 12345);
 	VT_CHECK(ra.EnableRdmaWrite == VIP_TRUE);
 	VT_CHECK(ra.EnableRdmaRead == VIP_FALSE);
-	VT_CHECK(VipConnectAccept(conn, vi) == VIP_SUCCESS);
+	VT_CHECK(VipConnectAccept(conn, e.vi) == VIP_SUCCESS);
 	/* A used-up connection handle cannot be accepted twice. */
 	VT_CHECK(VipConnectAccept(conn, other) == VIP_INVALID_PARAMETER);
-	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 	VT_CHECK(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
-	VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);
-	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
 	VT_CHECK(VipDestroyVi(other) == VIP_SUCCESS);
-	vt_mem_fini(&m);
 	free(local);
 	free(remote);
-	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	VT_CHECK(vt_end_close(&e) == VIP_SUCCESS);
 	return 0;
 }
 
@@ -283,16 +262,13 @@ Test(conn, server_learns_requester_address_and_attributes)
 {
 	pid_t srv = vt_spawn(inspect_server, NULL);
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
+	cr_assert_eq(vt_end_open(&e, 0, NULL), VIP_SUCCESS);
 	va.MaxTransferSize = 12345;
 	va.EnableRdmaWrite = VIP_TRUE;
-	cr_assert_eq(vt_connect(nic, "c-inspect", &va, &vi), VIP_SUCCESS);
-	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	VipCloseNic(nic);
+	cr_assert_eq(vt_connect(e.nic, "c-inspect", &va, &e.vi), VIP_SUCCESS);
+	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
@@ -301,26 +277,20 @@ Test(conn, connected_vi_cannot_be_destroyed_or_connected_again)
 	struct echo_args a = { .disc = "c-busy", .count = 0, .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	pid_t srv = vt_spawn(echo_server, &a);
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *remote;
-	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
-	cr_assert_eq(vt_connect(nic, "c-busy", &va, &vi), VIP_SUCCESS);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_CONNECTED);
-	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
-	remote = vt_addr(nic, "c-busy");
-	cr_expect_eq(VipConnectRequest(vi, NULL, remote, 100, &ra),
+	cr_assert_eq(vt_end_open(&e, 0, NULL), VIP_SUCCESS);
+	cr_assert_eq(vt_connect(e.nic, "c-busy", &va, &e.vi), VIP_SUCCESS);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_CONNECTED);
+	cr_expect_eq(VipDestroyVi(e.vi), VIP_INVALID_STATE);
+	remote = vt_addr(e.nic, "c-busy");
+	cr_expect_eq(VipConnectRequest(e.vi, NULL, remote, 100, &ra),
 		     VIP_INVALID_STATE);
 	free(remote);
-	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_IDLE);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	VipCloseNic(nic);
+	cr_expect_eq(VipDisconnect(e.vi), VIP_SUCCESS);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_IDLE);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
@@ -329,43 +299,28 @@ Test(conn, disconnect_flushes_posted_receives)
 	struct echo_args a = { .disc = "c-flush", .count = 0, .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	pid_t srv = vt_spawn(echo_server, &a);
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_DESCRIPTOR *r[3], *out;
-	struct vt_mem m;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 	int i;
 
-	cr_assert_not_null(nic);
-	vt_mem_init(&m, nic, 3 * 1024, NULL);
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(vt_end_open(&e, 3 * 1024, &va), VIP_SUCCESS);
 	for (i = 0; i < 3; i++) {
-		r[i] = vt_desc(&m, i);
-		vt_fill(r[i], &m, vt_data(&m) + i * 1024, 1024);
-		cr_assert_eq(VipPostRecv(vi, r[i], m.mh), VIP_SUCCESS);
+		r[i] = vt_desc(&e.m, i);
+		vt_fill(r[i], &e.m, vt_data(&e.m) + i * 1024, 1024);
+		cr_assert_eq(VipPostRecv(e.vi, r[i], e.m.mh), VIP_SUCCESS);
 	}
-	{
-		VIP_NET_ADDRESS *local = vt_addr(nic, "client");
-		VIP_NET_ADDRESS *remote = vt_addr(nic, "c-flush");
-		VIP_VI_ATTRIBUTES ra;
-
-		cr_assert_eq(VipConnectRequest(vi, local, remote,
-					       VT_TIMEOUT_MS, &ra),
-			     VIP_SUCCESS);
-		free(local);
-		free(remote);
-	}
-	cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
+	cr_assert_eq(vt_request(e.nic, e.vi, "client", "c-flush"),
+		     VIP_SUCCESS);
+	cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
 	for (i = 0; i < 3; i++) {
-		cr_assert_eq(VipRecvDone(vi, &out), VIP_SUCCESS);
+		cr_assert_eq(VipRecvDone(e.vi, &out), VIP_SUCCESS);
 		cr_expect_eq(out, r[i]);
 		cr_expect_eq(out->CS.Status, VIP_STATUS_DONE |
 						     VIP_STATUS_OP_RECEIVE |
 						     VIP_STATUS_DESC_FLUSHED_ERROR);
 	}
-	cr_expect_eq(VipRecvDone(vi, &out), VIP_NOT_DONE);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	vt_mem_fini(&m);
-	VipCloseNic(nic);
+	cr_expect_eq(VipRecvDone(e.vi, &out), VIP_NOT_DONE);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
@@ -374,41 +329,33 @@ Test(conn, a_vi_reconnects_after_disconnect)
 	struct echo_args a1 = { .disc = "c-again1", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	struct echo_args a2 = { .disc = "c-again2", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	pid_t s1 = vt_spawn(echo_server, &a1), s2 = vt_spawn(echo_server, &a2);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	struct echo_args *servers[2] = { &a1, &a2 };
 	VIP_DESCRIPTOR *r, *s, *out;
-	struct vt_mem m;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 	int round;
 
-	cr_assert_not_null(nic);
-	vt_mem_init(&m, nic, 8192, NULL);
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	cr_assert_eq(vt_end_open(&e, 8192, &va), VIP_SUCCESS);
 	for (round = 0; round < 2; round++) {
-		VIP_NET_ADDRESS *remote = vt_addr(nic, servers[round]->disc);
-
-		r = vt_desc(&m, 0);
-		vt_fill(r, &m, vt_data(&m), 4096);
-		cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
-		cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS,
-					       &ra),
+		r = vt_desc(&e.m, 0);
+		vt_fill(r, &e.m, vt_data(&e.m), 4096);
+		cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+		cr_assert_eq(vt_request(e.nic, e.vi, NULL, servers[round]->disc),
 			     VIP_SUCCESS);
-		free(remote);
-		memset(vt_data(&m) + 4096, 'A' + round, 64);
-		s = vt_desc(&m, 1);
-		vt_fill(s, &m, vt_data(&m) + 4096, 64);
-		cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
-		cr_assert_eq(VipSendWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
-		cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+		memset(vt_data(&e.m) + 4096, 'A' + round, 64);
+		s = vt_desc(&e.m, 1);
+		vt_fill(s, &e.m, vt_data(&e.m) + 4096, 64);
+		cr_assert_eq(VipPostSend(e.vi, s, e.m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out),
+			     VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out),
+			     VIP_SUCCESS);
 		cr_expect_eq(out->CS.Status,
 			     VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
-		cr_expect_eq(vt_data(&m)[63], 'A' + round);
-		cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
+		cr_expect_eq(vt_data(&e.m)[63], 'A' + round);
+		cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
 	}
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	vt_mem_fini(&m);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(s1, 30), 0);
 	cr_expect_eq(vt_join(s2, 30), 0);
 }
@@ -417,19 +364,15 @@ Test(conn, a_vi_reconnects_after_disconnect)
 static int doomed_server(void *arg)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_DESCRIPTOR *s, *out;
-	struct vt_mem m;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	VT_CHECK(nic);
-	vt_mem_init(&m, nic, 4096, NULL);
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
-	VT_CHECK(vt_accept(nic, arg, vi) == VIP_SUCCESS);
-	s = vt_desc(&m, 0);
-	vt_fill(s, &m, vt_data(&m), 5);
-	VT_CHECK(VipPostSend(vi, s, m.mh) == VIP_SUCCESS);
-	VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(vt_end_open(&e, 4096, &va) == VIP_SUCCESS);
+	VT_CHECK(vt_accept(e.nic, arg, e.vi) == VIP_SUCCESS);
+	s = vt_desc(&e.m, 0);
+	vt_fill(s, &e.m, vt_data(&e.m), 5);
+	VT_CHECK(VipPostSend(e.vi, s, e.m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipSendWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
 	for (;;)
 		pause();
 	return 0;
@@ -443,67 +386,50 @@ Test(conn, a_killed_peer_is_detected_and_the_survivor_goes_on)
 	 * not inherit verbs state. */
 	pid_t srv = vt_spawn(doomed_server, "c-doomed");
 	pid_t next = vt_spawn(echo_server, &a);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_NET_ADDRESS *remote;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_DESCRIPTOR *r, *s, *out;
 	struct timespec t0;
-	struct vt_mem m;
-	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
+	struct vt_end e;
 	double ms;
 
-	cr_assert_not_null(nic);
-	vt_mem_init(&m, nic, 8192, NULL);
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
-	r = vt_desc(&m, 0);
-	vt_fill(r, &m, vt_data(&m), 4096);
-	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
-	remote = vt_addr(nic, "c-doomed");
-	cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS, &ra),
-		     VIP_SUCCESS);
-	free(remote);
+	cr_assert_eq(vt_end_open(&e, 8192, &va), VIP_SUCCESS);
+	r = vt_desc(&e.m, 0);
+	vt_fill(r, &e.m, vt_data(&e.m), 4096);
+	cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(vt_request(e.nic, e.vi, NULL, "c-doomed"), VIP_SUCCESS);
 	/* The peer is fully connected (it said so); now it dies. */
-	cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
 	cr_assert_eq(out->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
-	r = vt_desc(&m, 0);
-	vt_fill(r, &m, vt_data(&m), 4096);
-	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
+	r = vt_desc(&e.m, 0);
+	vt_fill(r, &e.m, vt_data(&e.m), 4096);
+	cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
 
 	kill(srv, SIGKILL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* The receive completes, flushed, within a bounded time. */
-	cr_assert_eq(VipRecvWait(vi, 15000, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, 15000, &out), VIP_SUCCESS);
 	ms = elapsed_ms(&t0);
 	cr_expect_eq(out, r);
 	cr_expect(r->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_ERROR);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_ERROR);
 	cr_log_info("killed peer detected in %.0f ms", ms);
 	cr_expect_lt(ms, 15000.0);
 	vt_join(srv, 5);
 
 	/* Disconnect, reconnect elsewhere, and go on. */
-	cr_assert_eq(VipDisconnect(vi), VIP_SUCCESS);
-	r = vt_desc(&m, 0);
-	vt_fill(r, &m, vt_data(&m), 4096);
-	cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
-	remote = vt_addr(nic, "c-after");
-	cr_assert_eq(VipConnectRequest(vi, NULL, remote, VT_TIMEOUT_MS, &ra),
-		     VIP_SUCCESS);
-	free(remote);
-	s = vt_desc(&m, 1);
-	vt_fill(s, &m, vt_data(&m) + 4096, 8);
-	cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipSendWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
-	cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
+	r = vt_desc(&e.m, 0);
+	vt_fill(r, &e.m, vt_data(&e.m), 4096);
+	cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(vt_request(e.nic, e.vi, NULL, "c-after"), VIP_SUCCESS);
+	s = vt_desc(&e.m, 1);
+	vt_fill(s, &e.m, vt_data(&e.m) + 4096, 8);
+	cr_assert_eq(VipPostSend(e.vi, s, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
 	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE,
 		     "status 0x%x send 0x%x", r->CS.Status, s->CS.Status);
-	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
-	vt_mem_fini(&m);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(next, 30), 0);
 }
 
@@ -581,7 +507,7 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 {
 	static const char *discs[3] = { "m-three", "m-one", "m-two" };
 	pid_t srv = vt_spawn(multi_server, NULL);
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_VI_HANDLE vi[3];
 	int i;
@@ -589,16 +515,10 @@ Test(conn, many_waiters_on_one_nic_each_get_their_own_requests)
 	cr_assert_not_null(nic);
 	/* In another order than the server's threads started. */
 	for (i = 0; i < 3; i++) {
-		VIP_NET_ADDRESS *local = vt_addr(nic, discs[i] + 2);
-		VIP_NET_ADDRESS *remote = vt_addr(nic, discs[i]);
-
 		cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi[i]),
 			     VIP_SUCCESS);
-		cr_assert_eq(VipConnectRequest(vi[i], local, remote,
-					       VT_TIMEOUT_MS, &ra),
+		cr_assert_eq(vt_request(nic, vi[i], discs[i] + 2, discs[i]),
 			     VIP_SUCCESS);
-		free(local);
-		free(remote);
 	}
 	for (i = 0; i < 3; i++) {
 		cr_expect_eq(VipDisconnect(vi[i]), VIP_SUCCESS);

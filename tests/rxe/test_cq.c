@@ -48,25 +48,41 @@ struct pair {
 	VIP_DESCRIPTOR *r, *s;
 };
 
-/* Two VIs on one CQ (both queues), each connected to an echo server. */
-static void connect_pair(VIP_NIC_HANDLE nic, VIP_CQ_HANDLE scq,
-			 VIP_CQ_HANDLE rcq, struct vt_mem *m, struct pair *p,
-			 int i, const char *disc)
+/* VI i on the given CQs, connected to an echo server, its receive posted
+ * and its send ready in e's arena (e holds no VI of its own). */
+static void connect_pair(struct vt_end *e, VIP_CQ_HANDLE scq,
+			 VIP_CQ_HANDLE rcq, struct pair *p, int i,
+			 const char *disc)
 {
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NET_ADDRESS *remote = vt_addr(nic, disc);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	struct vt_mem *m = &e->m;
 
-	cr_assert_eq(VipCreateVi(nic, &va, scq, rcq, &p->vi), VIP_SUCCESS);
+	cr_assert_eq(VipCreateVi(e->nic, &va, scq, rcq, &p->vi), VIP_SUCCESS);
 	p->r = vt_desc(m, 2 * i);
 	vt_fill(p->r, m, vt_data(m) + 4096 * (2 * i), 4096);
 	cr_assert_eq(VipPostRecv(p->vi, p->r, m->mh), VIP_SUCCESS);
-	cr_assert_eq(VipConnectRequest(p->vi, NULL, remote, VT_TIMEOUT_MS,
-				       &ra),
-		     VIP_SUCCESS);
-	free(remote);
+	cr_assert_eq(vt_request(e->nic, p->vi, NULL, disc), VIP_SUCCESS);
 	p->s = vt_desc(m, 2 * i + 1);
 	memset(vt_data(m) + 4096 * (2 * i + 1), 'k' + i, 100 + i);
 	vt_fill(p->s, m, vt_data(m) + 4096 * (2 * i + 1), 100 + i);
+}
+
+/* Opens e and a CQ, connects a pair to each echo server, posts both sends.
+ * The receive queues are on the CQ; the send queues too if both_queues. */
+static void start_pairs(struct vt_end *e, VIP_CQ_HANDLE *cq, bool both_queues,
+			struct pair p[2], const char *disc0, const char *disc1)
+{
+	VIP_CQ_HANDLE scq;
+	int i;
+
+	cr_assert_eq(vt_end_open(e, 4 * 4096, NULL), VIP_SUCCESS);
+	cr_assert_eq(VipCreateCQ(e->nic, 64, cq), VIP_SUCCESS);
+	scq = both_queues ? *cq : NULL;
+	connect_pair(e, scq, *cq, &p[0], 0, disc0);
+	connect_pair(e, scq, *cq, &p[1], 1, disc1);
+	for (i = 0; i < 2; i++)
+		cr_assert_eq(VipPostSend(p[i].vi, p[i].s, e->m.mh),
+			     VIP_SUCCESS);
 }
 
 Test(cq, one_cq_serves_two_vis_sends_and_receives)
@@ -76,22 +92,15 @@ Test(cq, one_cq_serves_two_vis_sends_and_receives)
 	struct echo_args b = { .disc = "q-b", .count = 1,
 			       .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	pid_t sa = vt_spawn(echo_server, &a), sb = vt_spawn(echo_server, &b);
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	struct pair p[2];
-	struct vt_mem m;
+	struct vt_end e;
 	VIP_CQ_HANDLE cq;
 	VIP_VI_HANDLE vi;
 	VIP_BOOLEAN recv;
 	VIP_DESCRIPTOR *out;
 	int sends[2] = { 0 }, recvs[2] = { 0 }, n, i;
 
-	cr_assert_not_null(nic);
-	vt_mem_init(&m, nic, 4 * 4096, NULL);
-	cr_assert_eq(VipCreateCQ(nic, 64, &cq), VIP_SUCCESS);
-	connect_pair(nic, cq, cq, &m, &p[0], 0, "q-a");
-	connect_pair(nic, cq, cq, &m, &p[1], 1, "q-b");
-	cr_assert_eq(VipPostSend(p[0].vi, p[0].s, m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipPostSend(p[1].vi, p[1].s, m.mh), VIP_SUCCESS);
+	start_pairs(&e, &cq, true, p, a.disc, b.disc);
 
 	/* One entry per descriptor: two sends, two echoed receives. */
 	for (n = 0; n < 4; n++) {
@@ -106,7 +115,7 @@ Test(cq, one_cq_serves_two_vis_sends_and_receives)
 			cr_expect_eq(out->CS.Status,
 				     VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
 			cr_expect_eq(out->CS.Length, 100 + i);
-			cr_expect_eq(vt_data(&m)[4096 * 2 * i], 'k' + i);
+			cr_expect_eq(vt_data(&e.m)[4096 * 2 * i], 'k' + i);
 		} else {
 			sends[i]++;
 			cr_assert_eq(VipSendDone(vi, &out), VIP_SUCCESS);
@@ -121,8 +130,7 @@ Test(cq, one_cq_serves_two_vis_sends_and_receives)
 		cr_expect_eq(VipDestroyVi(p[i].vi), VIP_SUCCESS);
 	}
 	cr_expect_eq(VipDestroyCQ(cq), VIP_SUCCESS);
-	vt_mem_fini(&m);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(sa, 30), 0);
 	cr_expect_eq(vt_join(sb, 30), 0);
 }
@@ -135,23 +143,16 @@ Test(cq, recv_wait_on_a_cq_queue_keeps_the_other_entries)
 			       .level = VIP_SERVICE_RELIABLE_DELIVERY,
 			       .delay_ms = 300 };
 	pid_t sa = vt_spawn(echo_server, &a), sb = vt_spawn(echo_server, &b);
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	struct pair p[2];
-	struct vt_mem m;
+	struct vt_end e;
 	VIP_CQ_HANDLE cq;
 	VIP_VI_HANDLE vi;
 	VIP_BOOLEAN recv;
 	VIP_DESCRIPTOR *out;
 	int i;
 
-	cr_assert_not_null(nic);
-	vt_mem_init(&m, nic, 4 * 4096, NULL);
-	cr_assert_eq(VipCreateCQ(nic, 64, &cq), VIP_SUCCESS);
 	/* Receive queues on the CQ, send queues on their own. */
-	connect_pair(nic, NULL, cq, &m, &p[0], 0, "q-c");
-	connect_pair(nic, NULL, cq, &m, &p[1], 1, "q-d");
-	cr_assert_eq(VipPostSend(p[0].vi, p[0].s, m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipPostSend(p[1].vi, p[1].s, m.mh), VIP_SUCCESS);
+	start_pairs(&e, &cq, false, p, a.disc, b.disc);
 	for (i = 0; i < 2; i++)
 		cr_assert_eq(VipSendWait(p[i].vi, VT_TIMEOUT_MS, &out),
 			     VIP_SUCCESS);
@@ -173,8 +174,7 @@ Test(cq, recv_wait_on_a_cq_queue_keeps_the_other_entries)
 		cr_expect_eq(VipDestroyVi(p[i].vi), VIP_SUCCESS);
 	}
 	cr_expect_eq(VipDestroyCQ(cq), VIP_SUCCESS);
-	vt_mem_fini(&m);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(sa, 30), 0);
 	cr_expect_eq(vt_join(sb, 30), 0);
 }

@@ -33,15 +33,7 @@ static void client_start(struct client *c, struct echo_args *a, size_t len)
 
 static void client_connect(struct client *c, const char *disc)
 {
-	VIP_NET_ADDRESS *local = vt_addr(c->nic, "client");
-	VIP_NET_ADDRESS *remote = vt_addr(c->nic, disc);
-	VIP_VI_ATTRIBUTES ra;
-
-	cr_assert_eq(VipConnectRequest(c->vi, local, remote, VT_TIMEOUT_MS,
-				       &ra),
-		     VIP_SUCCESS);
-	free(local);
-	free(remote);
+	cr_assert_eq(vt_request(c->nic, c->vi, "client", disc), VIP_SUCCESS);
 }
 
 static void client_finish(struct client *c)

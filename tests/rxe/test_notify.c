@@ -62,8 +62,7 @@ struct client {
 
 static void start(struct client *c, struct echo_args *a, VIP_CQ_HANDLE *cq)
 {
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NET_ADDRESS *remote;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 
 	c->server = vt_spawn(echo_server, a);
 	c->nic = vt_open_nic();
@@ -77,10 +76,7 @@ static void start(struct client *c, struct echo_args *a, VIP_CQ_HANDLE *cq)
 	c->r = vt_desc(&c->m, 0);
 	vt_fill(c->r, &c->m, vt_data(&c->m), 4096);
 	cr_assert_eq(VipPostRecv(c->vi, c->r, c->m.mh), VIP_SUCCESS);
-	remote = vt_addr(c->nic, a->disc);
-	cr_assert_eq(VipConnectRequest(c->vi, NULL, remote, VT_TIMEOUT_MS, &ra),
-		     VIP_SUCCESS);
-	free(remote);
+	cr_assert_eq(vt_request(c->nic, c->vi, NULL, a->disc), VIP_SUCCESS);
 }
 
 static VIP_DESCRIPTOR *send_one(struct client *c, int slot, unsigned len)
@@ -215,15 +211,11 @@ Test(notify, destroying_the_vi_cancels_a_pending_notify)
 static int leaving_server(void *arg)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	VT_CHECK(nic);
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
-	VT_CHECK(vt_accept(nic, arg, vi) == VIP_SUCCESS);
-	VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);
-	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
-	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	VT_CHECK(vt_end_open(&e, 0, &va) == VIP_SUCCESS);
+	VT_CHECK(vt_accept(e.nic, arg, e.vi) == VIP_SUCCESS);
+	VT_CHECK(vt_end_close(&e) == VIP_SUCCESS);
 	return 0;
 }
 
@@ -243,12 +235,10 @@ static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
 Test(notify, peer_leaving_reaches_the_error_callback)
 {
 	pid_t srv = vt_spawn(leaving_server, "n-lost");
-	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), qa;
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	struct timespec pause = { 0, 5 * 1000 * 1000 };
 	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
 	int i;
 
 	cr_assert_not_null(nic);
@@ -262,8 +252,7 @@ Test(notify, peer_leaving_reaches_the_error_callback)
 	cr_expect_eq(errs.last.ResourceCode, VIP_RESOURCE_VI);
 	cr_expect_eq(errs.last.ViHandle, vi);
 	cr_expect_eq(errs.last.NicHandle, nic);
-	cr_assert_eq(VipQueryVi(vi, &st, &qa, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_ERROR);
+	cr_expect_eq(vt_vi_state(vi), VIP_STATE_ERROR);
 	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
 	{
 		/* Descriptors posted now complete at once, flushed. */

@@ -120,60 +120,50 @@ Test(peer, three_processes_build_a_full_mesh)
 Test(peer, bad_requests_are_refused_and_a_lonely_one_times_out)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *me, *other;
-	VIP_VI_HANDLE vi;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
-	me = vt_addr(nic, "lonely");
-	other = vt_addr(nic, "nobody");
-	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_INVALID_STATE);
-	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_INVALID_STATE);
-	cr_expect_eq(VipConnectPeerRequest(vi, me, me, 100),
+	cr_assert_eq(vt_end_open(&e, 0, &va), VIP_SUCCESS);
+	me = vt_addr(e.nic, "lonely");
+	other = vt_addr(e.nic, "nobody");
+	cr_expect_eq(VipConnectPeerDone(e.vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerWait(e.vi, &ra), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerRequest(e.vi, me, me, 100),
 		     VIP_INVALID_PARAMETER);
-	cr_expect_eq(VipConnectPeerRequest(vi, me, NULL, 100),
+	cr_expect_eq(VipConnectPeerRequest(e.vi, me, NULL, 100),
 		     VIP_INVALID_PARAMETER);
 	cr_expect_eq(VipConnectPeerRequest(NULL, me, other, 100),
 		     VIP_INVALID_PARAMETER);
-	cr_assert_eq(VipConnectPeerRequest(vi, me, other, 300), VIP_SUCCESS);
-	cr_expect_eq(VipConnectPeerRequest(vi, me, other, 300),
+	cr_assert_eq(VipConnectPeerRequest(e.vi, me, other, 300), VIP_SUCCESS);
+	cr_expect_eq(VipConnectPeerRequest(e.vi, me, other, 300),
 		     VIP_INVALID_STATE);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_CONNECT_PENDING);
-	cr_expect_eq(VipDestroyVi(vi), VIP_INVALID_STATE);
-	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_TIMEOUT);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_IDLE);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_CONNECT_PENDING);
+	cr_expect_eq(VipDestroyVi(e.vi), VIP_INVALID_STATE);
+	cr_expect_eq(VipConnectPeerWait(e.vi, &ra), VIP_TIMEOUT);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_IDLE);
 	free(me);
 	free(other);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 }
 
 /* A peer whose VI has half the transfer size of the test's. */
 static int small_peer(void *arg)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
 	(void)arg;
-	VT_CHECK(nic);
 	va.MaxTransferSize /= 2;
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
-	local = mesh_addr(nic, 1, 0);
-	remote = mesh_addr(nic, 0, 1);
-	VT_CHECK(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS) ==
+	VT_CHECK(vt_end_open(&e, 0, &va) == VIP_SUCCESS);
+	local = mesh_addr(e.nic, 1, 0);
+	remote = mesh_addr(e.nic, 0, 1);
+	VT_CHECK(VipConnectPeerRequest(e.vi, local, remote, VT_TIMEOUT_MS) ==
 		 VIP_SUCCESS);
-	VT_CHECK(VipConnectPeerWait(vi, &ra) == VIP_INVALID_MTU);
-	VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	VT_CHECK(VipConnectPeerWait(e.vi, &ra) == VIP_INVALID_MTU);
 	free(local);
 	free(remote);
-	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	VT_CHECK(vt_end_close_idle(&e) == VIP_SUCCESS);
 	return 0;
 }
 
@@ -181,21 +171,18 @@ Test(peer, transfer_size_mismatch_fails_on_both_peers)
 {
 	pid_t other = vt_spawn(small_peer, NULL);
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
-	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *local, *remote;
-	VIP_VI_HANDLE vi;
+	struct vt_end e;
 
-	cr_assert_not_null(nic);
-	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
-	local = mesh_addr(nic, 0, 1);
-	remote = mesh_addr(nic, 1, 0);
-	cr_assert_eq(VipConnectPeerRequest(vi, local, remote, VT_TIMEOUT_MS),
+	cr_assert_eq(vt_end_open(&e, 0, &va), VIP_SUCCESS);
+	local = mesh_addr(e.nic, 0, 1);
+	remote = mesh_addr(e.nic, 1, 0);
+	cr_assert_eq(VipConnectPeerRequest(e.vi, local, remote, VT_TIMEOUT_MS),
 		     VIP_SUCCESS);
-	cr_expect_eq(VipConnectPeerWait(vi, &ra), VIP_INVALID_MTU);
-	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
+	cr_expect_eq(VipConnectPeerWait(e.vi, &ra), VIP_INVALID_MTU);
 	free(local);
 	free(remote);
-	VipCloseNic(nic);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(other, 30), 0);
 }
 
@@ -210,8 +197,6 @@ static void give_up(const char *local, const char *remote)
 	VIP_NIC_HANDLE nic = vt_open_nic();
 	VIP_NET_ADDRESS *me, *other;
 	VIP_VI_HANDLE vi, vi2;
-	VIP_VI_STATE st;
-	VIP_BOOLEAN se, re;
 
 	cr_assert_not_null(nic);
 	cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
@@ -223,8 +208,7 @@ static void give_up(const char *local, const char *remote)
 	usleep(300 * 1000); /* well into its wait or its retries */
 	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_NOT_DONE);
 	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
-	cr_assert_eq(VipQueryVi(vi, &st, &ra, &se, &re), VIP_SUCCESS);
-	cr_expect_eq(st, VIP_STATE_IDLE);
+	cr_expect_eq(vt_vi_state(vi), VIP_STATE_IDLE);
 	cr_expect_eq(VipConnectPeerDone(vi, &ra), VIP_INVALID_STATE);
 	cr_expect_eq(VipDisconnect(vi), VIP_INVALID_STATE);
 	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);

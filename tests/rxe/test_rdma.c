@@ -148,15 +148,7 @@ static void initiator_start(struct initiator *in, struct target_args *a,
 	cr_assert_eq(VipCreateVi(in->nic, &va, NULL, NULL, &in->vi),
 		     VIP_SUCCESS);
 	cr_assert_eq(VipPostRecv(in->vi, r, in->m.mh), VIP_SUCCESS);
-	{
-		VIP_NET_ADDRESS *remote = vt_addr(in->nic, a->disc);
-		VIP_VI_ATTRIBUTES ra;
-
-		cr_assert_eq(VipConnectRequest(in->vi, NULL, remote,
-					       VT_TIMEOUT_MS, &ra),
-			     VIP_SUCCESS);
-		free(remote);
-	}
+	cr_assert_eq(vt_request(in->nic, in->vi, NULL, a->disc), VIP_SUCCESS);
 	cr_assert_eq(VipRecvWait(in->vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
 	memcpy(&in->region, vt_data(&in->m), sizeof(in->region));
 	cr_assert_eq(in->region.len, REGION);

@@ -11,16 +11,23 @@
 #define DESC_SLOT 128 /* 32-byte control + 6 segments, 64-aligned */
 #define DESC_SLOTS 64
 
-VIP_NIC_HANDLE vt_open_nic(void)
+static VIP_RETURN open_nic(VIP_NIC_HANDLE *nic)
 {
-	VIP_NIC_HANDLE nic = NULL;
-	VIP_RETURN ret = VipOpenNic(NULL, &nic);
+	VIP_RETURN ret = VipOpenNic(NULL, nic);
 
 	if (ret != VIP_SUCCESS) {
 		fprintf(stderr, "VipOpenNic: %d (VIPL_DEVICE=%s)\n", ret,
 			getenv("VIPL_DEVICE") ? getenv("VIPL_DEVICE") : "");
-		return NULL;
+		*nic = NULL;
 	}
+	return ret;
+}
+
+VIP_NIC_HANDLE vt_open_nic(void)
+{
+	VIP_NIC_HANDLE nic = NULL;
+
+	open_nic(&nic);
 	return nic;
 }
 
@@ -41,13 +48,16 @@ void vt_mem_init(struct vt_mem *m, VIP_NIC_HANDLE nic, size_t len,
 	}
 }
 
-void vt_mem_fini(struct vt_mem *m)
+VIP_RETURN vt_mem_fini(struct vt_mem *m)
 {
+	VIP_RETURN ret;
+
 	if (!m->base)
-		return;
-	VipDeregisterMem(m->nic, m->base, m->mh);
+		return VIP_SUCCESS;
+	ret = VipDeregisterMem(m->nic, m->base, m->mh);
 	free(m->base);
 	m->base = NULL;
+	return ret;
 }
 
 VIP_DESCRIPTOR *vt_desc(struct vt_mem *m, int i)
@@ -155,15 +165,106 @@ VIP_RETURN vt_accept(VIP_NIC_HANDLE nic, const char *disc, VIP_VI_HANDLE vi)
 VIP_RETURN vt_connect(VIP_NIC_HANDLE nic, const char *disc,
 		      VIP_VI_ATTRIBUTES *va, VIP_VI_HANDLE *vi)
 {
-	VIP_NET_ADDRESS *local = vt_addr(nic, "client"),
+	VIP_RETURN ret = VipCreateVi(nic, va, NULL, NULL, vi);
+
+	if (ret != VIP_SUCCESS)
+		return ret;
+	return vt_request(nic, *vi, "client", disc);
+}
+
+VIP_RETURN vt_request(VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi, const char *local,
+		      const char *disc)
+{
+	VIP_NET_ADDRESS *la = local ? vt_addr(nic, local) : NULL,
 			*remote = vt_addr(nic, disc);
 	VIP_VI_ATTRIBUTES ra;
 	VIP_RETURN ret;
 
-	ret = VipCreateVi(nic, va, NULL, NULL, vi);
-	if (ret == VIP_SUCCESS)
-		ret = VipConnectRequest(*vi, local, remote, VT_TIMEOUT_MS, &ra);
-	free(local);
+	ret = VipConnectRequest(vi, la, remote, VT_TIMEOUT_MS, &ra);
+	free(la);
 	free(remote);
 	return ret;
+}
+
+int vt_vi_state(VIP_VI_HANDLE vi)
+{
+	VIP_VI_ATTRIBUTES va;
+	VIP_BOOLEAN se, re;
+	VIP_VI_STATE st;
+	VIP_RETURN ret = VipQueryVi(vi, &st, &va, &se, &re);
+
+	if (ret != VIP_SUCCESS) {
+		fprintf(stderr, "VipQueryVi: %d\n", ret);
+		return -1;
+	}
+	return st;
+}
+
+VIP_RETURN vt_end_open(struct vt_end *e, size_t len, VIP_VI_ATTRIBUTES *va)
+{
+	VIP_RETURN ret;
+
+	memset(e, 0, sizeof(*e));
+	ret = open_nic(&e->nic);
+	if (ret != VIP_SUCCESS)
+		return ret;
+	if (len) {
+		vt_mem_init(&e->m, e->nic, len, NULL);
+		if (!e->m.base) {
+			fprintf(stderr, "vt_end_open: no %zu-byte arena\n", len);
+			ret = VIP_ERROR_RESOURCE;
+			goto err_nic;
+		}
+	}
+	if (va) {
+		ret = VipCreateVi(e->nic, va, NULL, NULL, &e->vi);
+		if (ret != VIP_SUCCESS) {
+			fprintf(stderr, "vt_end_open: VipCreateVi: %d\n", ret);
+			goto err_mem;
+		}
+	}
+	return VIP_SUCCESS;
+
+err_mem:
+	vt_mem_fini(&e->m);
+err_nic:
+	VipCloseNic(e->nic);
+	memset(e, 0, sizeof(*e));
+	return ret;
+}
+
+/* One step of closing an end: says what failed, keeps the first failure. */
+static VIP_RETURN close_step(VIP_RETURN first, VIP_RETURN ret,
+			     const char *what)
+{
+	if (ret != VIP_SUCCESS)
+		fprintf(stderr, "vt_end_close: %s: %d\n", what, ret);
+	return first != VIP_SUCCESS ? first : ret;
+}
+
+static VIP_RETURN end_close(struct vt_end *e, VIP_RETURN ret)
+{
+	ret = close_step(ret, vt_mem_fini(&e->m), "VipDeregisterMem");
+	ret = close_step(ret, VipCloseNic(e->nic), "VipCloseNic");
+	memset(e, 0, sizeof(*e));
+	return ret;
+}
+
+VIP_RETURN vt_end_close(struct vt_end *e)
+{
+	VIP_RETURN ret = VIP_SUCCESS;
+
+	/* Unguarded: a missing VI is a failure here. */
+	ret = close_step(ret, VipDisconnect(e->vi), "VipDisconnect");
+	ret = close_step(ret, VipDestroyVi(e->vi), "VipDestroyVi");
+	return end_close(e, ret);
+}
+
+VIP_RETURN vt_end_close_idle(struct vt_end *e)
+{
+	VIP_RETURN ret = VIP_SUCCESS;
+
+	if (e->vi)
+		ret = close_step(ret, VipDestroyVi(e->vi), "VipDestroyVi");
+	return end_close(e, ret);
 }

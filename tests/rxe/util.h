@@ -23,7 +23,8 @@ struct vt_mem {
 VIP_NIC_HANDLE vt_open_nic(void);
 void vt_mem_init(struct vt_mem *m, VIP_NIC_HANDLE nic, size_t len,
 		 VIP_MEM_ATTRIBUTES *attrs);
-void vt_mem_fini(struct vt_mem *m);
+/* Deregisters and frees m (if registered); VipDeregisterMem's code. */
+VIP_RETURN vt_mem_fini(struct vt_mem *m);
 /* The i-th 64-byte-aligned descriptor slot (room for 6 segments). */
 VIP_DESCRIPTOR *vt_desc(struct vt_mem *m, int i);
 /* The i-th slot as it is (not cleared). */
@@ -70,5 +71,34 @@ VIP_RETURN vt_accept(VIP_NIC_HANDLE nic, const char *disc, VIP_VI_HANDLE vi);
 /* Client half: connect a fresh VI to disc on this host. */
 VIP_RETURN vt_connect(VIP_NIC_HANDLE nic, const char *disc,
 		      VIP_VI_ATTRIBUTES *va, VIP_VI_HANDLE *vi);
+/* Connects vi, made on nic (receives posted first where the peer sends at
+ * once), to disc on this host; local names our discriminator, NULL gives
+ * no local address (VIPL allows it). */
+VIP_RETURN vt_request(VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi, const char *local,
+		      const char *disc);
+
+/* vi's state, or -1 (no state) where VipQueryVi fails, for tests that
+ * only look at the state. */
+int vt_vi_state(VIP_VI_HANDLE vi);
+
+/* One side of most tests: a NIC, an arena registered on it, a VI. */
+struct vt_end {
+	VIP_NIC_HANDLE nic;
+	struct vt_mem m;
+	VIP_VI_HANDLE vi;
+};
+
+/* Opens a NIC, registers an arena of len data bytes (0: none) and, given
+ * va, creates an idle VI (a client's comes from vt_connect on e->nic).
+ * VIP_SUCCESS, or the failing step's code with nothing left open. Parents
+ * spawn their children first. */
+VIP_RETURN vt_end_open(struct vt_end *e, size_t len, VIP_VI_ATTRIBUTES *va);
+/* Disconnects the VI (connected or in Error), destroys it, deregisters the
+ * arena and closes the NIC. Every step runs; the first failure is named on
+ * stderr and returned. */
+VIP_RETURN vt_end_close(struct vt_end *e);
+/* The same without VipDisconnect, which an idle VI refuses: for a VI that
+ * never connected or was disconnected already, or none. */
+VIP_RETURN vt_end_close_idle(struct vt_end *e);
 
 #endif
