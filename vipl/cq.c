@@ -65,9 +65,9 @@ static void progress_locked(struct vip_cq *cq)
 
 void vip_cq_progress(struct vip_cq *cq)
 {
-	pthread_mutex_lock(&cq->lock);
+	vip_spin_lock(&cq->lock);
 	progress_locked(cq);
-	pthread_mutex_unlock(&cq->lock);
+	vip_spin_unlock(&cq->lock);
 }
 
 VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
@@ -98,12 +98,11 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 		free(cq);
 		return vip_from_errno(err);
 	}
-	pthread_mutex_init(&cq->lock, NULL);
+	vip_spin_init(&cq->lock);
 	vip_notify_init(&cq->notify);
 	cq->handle = vip_handle_new(VIP_KIND_CQ, cq);
 	if (!cq->handle) {
 		map_cq_destroy(cq->mcq);
-		pthread_mutex_destroy(&cq->lock);
 		free(cq->entries);
 		free(cq);
 		return VIP_ERROR_RESOURCE;
@@ -119,7 +118,6 @@ void vip_cq_destroy(struct vip_cq *cq)
 	pthread_mutex_destroy(&cq->notify.lock);
 	vip_handle_free(cq->handle);
 	map_cq_destroy(cq->mcq);
-	pthread_mutex_destroy(&cq->lock);
 	free(cq->entries);
 	free(cq);
 }
@@ -151,12 +149,12 @@ VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 	entries = calloc(mask + 1, sizeof(*entries));
 	if (!entries)
 		return VIP_ERROR_RESOURCE;
-	pthread_mutex_lock(&cq->lock);
+	vip_spin_lock(&cq->lock);
 	n = cq->tail - cq->head;
 	/* Entries not yet read must fit. */
 	err = n > mask + 1 ? EINVAL : map_cq_resize(cq->mcq, (int)EntryCount);
 	if (err) {
-		pthread_mutex_unlock(&cq->lock);
+		vip_spin_unlock(&cq->lock);
 		free(entries);
 		return err == EINVAL ? VIP_INVALID_PARAMETER : vip_from_errno(err);
 	}
@@ -168,7 +166,7 @@ VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 	cq->head = 0;
 	cq->tail = n;
 	cq->size = EntryCount;
-	pthread_mutex_unlock(&cq->lock);
+	vip_spin_unlock(&cq->lock);
 	return VIP_SUCCESS;
 }
 
@@ -177,7 +175,7 @@ VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 {
 	VIP_RETURN ret = VIP_NOT_DONE;
 
-	pthread_mutex_lock(&cq->lock);
+	vip_spin_lock(&cq->lock);
 	for (int pass = 0; pass < 2 && ret == VIP_NOT_DONE; pass++) {
 		if (pass)
 			progress_locked(cq);
@@ -192,7 +190,7 @@ VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 			}
 		}
 	}
-	pthread_mutex_unlock(&cq->lock);
+	vip_spin_unlock(&cq->lock);
 	return ret;
 }
 

@@ -140,7 +140,7 @@ struct vip_cq {
 	void *handle;
 	struct vip_nic *nic;
 	struct map_cq *mcq; /* shared by every work queue on this CQ */
-	pthread_mutex_t lock; /* polling mcq, and the entries */
+	vip_spin lock; /* polling mcq, and the entries; held briefly */
 	struct vip_cq_entry *entries;
 	uint32_t mask, head, tail;
 	uint32_t size; /* EntryCount */
