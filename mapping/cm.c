@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,9 @@ struct map_conn {
 	struct rdma_cm_id *id;
 	enum conn_state state;
 	bool dead; /* being destroyed: the thread must not touch it */
-	bool lost; /* the connection broke or the peer left */
+	/* The connection broke or the peer left. Written under cm->lock,
+	 * read without it by map_conn_lost (on every receive post). */
+	atomic_bool lost;
 	bool established; /* it was, even if it broke since */
 	int status; /* of the event that failed it */
 	bool peer_valid; /* private data parsed into peer */
@@ -267,12 +270,15 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		/* Lost before the flush: a receive posted while it runs may
+		 * miss it (rxe flushes its receive queue on the state change
+		 * only), and its poster, seeing lost, flushes again. */
+		conn->lost = true;
 		if (conn->state == CONN_ESTABLISHED && conn->qp) {
 			/* VIPL: a broken connection flushes every descriptor. */
 			map_qp_flush(conn->qp);
 			rdma_disconnect(conn->id);
 		}
-		conn->lost = true;
 		conn->state = CONN_DISCONNECTED;
 		break;
 	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
@@ -941,12 +947,7 @@ void map_conn_break(struct map_conn *conn)
 
 bool map_conn_lost(struct map_conn *conn)
 {
-	bool lost;
-
-	pthread_mutex_lock(&conn->cm->lock);
-	lost = conn->lost;
-	pthread_mutex_unlock(&conn->cm->lock);
-	return lost;
+	return atomic_load(&conn->lost);
 }
 
 void map_conn_close(struct map_conn *conn)

@@ -227,7 +227,9 @@ void map_conn_on_lost(struct map_conn *conn, void (*fn)(void *arg),
 /* Ends the connection from this side after an error: the peer sees it
  * lost, and our own on_lost callback runs once the CM confirms. */
 void map_conn_break(struct map_conn *conn);
-/* True once the peer disconnected or the connection broke. */
+/* True once the peer disconnected or the connection broke. Lock-free; set
+ * before the queue pair is flushed, so a receive posted and then found
+ * not lost is caught by that flush. */
 bool map_conn_lost(struct map_conn *conn);
 /* Disconnects (if still connected) and frees conn. */
 void map_conn_close(struct map_conn *conn);

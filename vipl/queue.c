@@ -16,7 +16,6 @@
 /* mapping's post and poll, inline: the calls of every message */
 #include "hotpath.h"
 
-
 int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 		   struct map_cq *cq, struct vip_cq *vcq, bool recv)
 {
@@ -66,7 +65,8 @@ static bool segment_ok(struct vip_vi *vi, const VIP_DATA_SEGMENT *seg)
  * receive that failed locally was too small. Error path only.
  */
 static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
-				   const VIP_DESCRIPTOR *d, uint32_t status)
+					    const VIP_DESCRIPTOR *d,
+					    uint32_t status)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	const uint32_t local = VIP_STATUS_FORMAT_ERROR |
@@ -153,8 +153,8 @@ VIP_INLINE bool aligned(const VIP_DESCRIPTOR *d)
  * it (the post reads them all), must lie in a region registered under
  * handle, in the VI's protection tag. */
 VIP_INLINE const struct vip_mr *desc_memory(struct vip_vi *vi,
-						const VIP_DESCRIPTOR *d,
-						VIP_MEM_HANDLE handle)
+					    const VIP_DESCRIPTOR *d,
+					    VIP_MEM_HANDLE handle)
 {
 	const struct vip_mr *mr = vip_mr_find(vi->nic, handle);
 	const uint8_t *p = (const uint8_t *)d;
@@ -170,7 +170,8 @@ VIP_INLINE const struct vip_mr *desc_memory(struct vip_vi *vi,
 
 /* Every local segment of a send lies in registered memory of the VI's
  * ptag (when they are not all in the descriptor's own region). */
-static __attribute__((noinline)) bool segments_ok(struct vip_vi *vi, const VIP_DESCRIPTOR *d)
+static __attribute__((noinline)) bool segments_ok(struct vip_vi *vi,
+						   const VIP_DESCRIPTOR *d)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	unsigned int i, first = 0;
@@ -226,7 +227,7 @@ static VIP_COLD void submit_held(struct vip_queue *q)
 /* As a VIA NIC's queue did: the previous descriptor still on the queue
  * points at this one (programs may walk CS.Next), and this one ends it. */
 VIP_INLINE void link_desc(struct vip_queue *q, VIP_DESCRIPTOR *d,
-		      VIP_MEM_HANDLE handle)
+			  VIP_MEM_HANDLE handle)
 {
 	if (q->tail != q->head) {
 		VIP_DESCRIPTOR *prev = q->ring[(q->tail - 1) & q->mask];
@@ -331,10 +332,13 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	ret = post(vi, &vi->rq, d, MemoryHandle, false);
 	/* On a broken connection the descriptor must complete (flushed), but
 	 * a provider may only flush its receive queue on a state change (rxe
-	 * does): ask again. Error path only. */
+	 * does): ask again. The connection manager marks a lost connection
+	 * before its flush, so a receive that raced that flush is seen here
+	 * (the VI's state changes only later). Error path only. */
 	if (ret == VIP_SUCCESS &&
-	    atomic_load_explicit(&vi->state, memory_order_relaxed) ==
-		    VIP_STATE_ERROR)
+	    (atomic_load_explicit(&vi->state, memory_order_relaxed) ==
+		     VIP_STATE_ERROR ||
+	     (vi->conn && map_conn_lost(vi->conn))))
 		map_qp_flush(vi->qp);
 	return ret;
 }
@@ -396,7 +400,7 @@ static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
 }
 
 VIP_INLINE VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,
-			 struct vip_vi **vi)
+			     struct vip_vi **vi)
 {
 	*vi = vip_handle_get(h, VIP_KIND_VI);
 	return *vi && out ? VIP_SUCCESS : VIP_INVALID_PARAMETER;

@@ -324,6 +324,81 @@ Test(conn, disconnect_flushes_posted_receives)
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
 
+#define RACE_ROUNDS 40
+
+/* RACE_ROUNDS times: connects to "c-race", sends one empty message and,
+ * once it is acknowledged, leaves at once. */
+static int leaving_client(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NIC_HANDLE nic = vt_open_nic();
+	VIP_DESCRIPTOR *s, *out;
+	struct vt_mem m;
+	VIP_VI_HANDLE vi;
+	int i;
+
+	(void)arg;
+	VT_CHECK(nic);
+	vt_mem_init(&m, nic, 4096, NULL);
+	s = vt_desc(&m, 0);
+	for (i = 0; i < RACE_ROUNDS; i++) {
+		VT_CHECK(vt_connect(nic, "c-race", &va, &vi) == VIP_SUCCESS);
+		vt_fill(s, &m, vt_data(&m), 0);
+		VT_CHECK(VipPostSend(vi, s, m.mh) == VIP_SUCCESS);
+		VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+		VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));
+		VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);
+		VT_CHECK(VipDestroyVi(vi) == VIP_SUCCESS);
+	}
+	VT_CHECK(vt_mem_fini(&m) == VIP_SUCCESS);
+	VT_CHECK(VipCloseNic(nic) == VIP_SUCCESS);
+	return 0;
+}
+
+/*
+ * A receive posted just as the peer leaves (here: right after its last
+ * message, while its disconnect is on the way) must still complete,
+ * flushed. rxe flushes a receive queue only when the queue pair changes
+ * state, so one posted between the connection manager's flush and the
+ * VI's change of state stayed posted for ever (a benchmark server waiting
+ * for its client to leave hung so, 3 runs in 55).
+ */
+Test(conn, a_receive_posted_as_the_peer_leaves_completes)
+{
+	pid_t cli = vt_spawn(leaving_client, NULL);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_DESCRIPTOR *r, *spare, *out;
+	struct vt_end e;
+	int round;
+
+	cr_assert_eq(vt_end_open(&e, 4096, NULL), VIP_SUCCESS);
+	r = vt_desc(&e.m, 0);
+	spare = vt_desc(&e.m, 1);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		cr_assert_eq(VipCreateVi(e.nic, &va, NULL, NULL, &e.vi),
+			     VIP_SUCCESS);
+		vt_fill(r, &e.m, vt_data(&e.m), 64);
+		cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+		cr_assert_eq(vt_accept(e.nic, "c-race", e.vi), VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out),
+			     VIP_SUCCESS);
+		cr_assert_eq(out, r);
+		vt_fill(spare, &e.m, vt_data(&e.m), 64);
+		cr_assert_eq(VipPostRecv(e.vi, spare, e.m.mh), VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(e.vi, 5000, &out), VIP_SUCCESS,
+			     "round %d: the receive posted as the peer left "
+			     "never completed", round);
+		cr_expect_eq(out->CS.Status, VIP_STATUS_DONE |
+						     VIP_STATUS_OP_RECEIVE |
+						     VIP_STATUS_DESC_FLUSHED_ERROR);
+		cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
+		cr_assert_eq(VipDestroyVi(e.vi), VIP_SUCCESS);
+	}
+	e.vi = NULL;
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
+	cr_expect_eq(vt_join(cli, 60), 0);
+}
+
 Test(conn, a_vi_reconnects_after_disconnect)
 {
 	struct echo_args a1 = { .disc = "c-again1", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
