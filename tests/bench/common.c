@@ -136,7 +136,8 @@ void bench_parse(struct bench_opts *o, int argc, char **argv,
 	}
 	if (o->test > T_CONN || !o->addr || !o->min_size ||
 	    o->min_size > o->max_size || o->factor < 2 || !o->iters ||
-	    !o->min_iters || !o->batch || o->batch > 16 || !o->depth || o->depth > BENCH_QUEUE_DEPTH / 2 ||
+	    !o->min_iters || !o->batch || o->batch > 16 || !o->depth ||
+	    o->depth > BENCH_QUEUE_DEPTH / 2 ||
 	    !o->rx_depth || o->rx_depth > BENCH_QUEUE_DEPTH / 2 ||
 	    o->max_size > (1u << 30))
 		usage(prog);

@@ -29,6 +29,10 @@
 #include <rdma/rdma_cma.h>
 
 #include "common.h"
+#include "twin.h"
+
+/* Its queue pair takes RDMA writes, as vipl_bench's VI does. */
+#define QP_ACCESS (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE)
 
 #define POLL_BATCH 16
 #define PRIV_LEN 56 /* about what libvipl's connection request carries */
@@ -100,16 +104,6 @@ static void addr_of(const struct bench_opts *o, struct sockaddr_storage *ss)
 static void resources(struct ep *ep)
 {
 	const struct bench_opts *o = ep->o;
-	struct ibv_qp_init_attr init = {
-		.cap = {
-			.max_send_wr = BENCH_QUEUE_DEPTH,
-			.max_recv_wr = BENCH_QUEUE_DEPTH,
-			.max_send_sge = BENCH_MAX_SGE,
-			.max_recv_sge = BENCH_MAX_SGE,
-			.max_inline_data = BENCH_MAX_INLINE,
-		},
-		.qp_type = IBV_QPT_RC,
-	};
 	struct ibv_device_attr da;
 	size_t blen = (o->max_size + 4095) & ~(size_t)4095;
 
@@ -126,12 +120,7 @@ static void resources(struct ep *ep)
 	ep->rcq = ibv_create_cq(ep->ctx, BENCH_QUEUE_DEPTH, NULL, ep->rchan, 0);
 	if (!ep->scq || !ep->rcq)
 		bench_die("ibv_create_cq: %s", strerror(errno));
-	init.send_cq = ep->scq;
-	init.recv_cq = ep->rcq;
-	ep->qp = ibv_create_qp(ep->pd, &init);
-	if (!ep->qp)
-		bench_die("ibv_create_qp: %s", strerror(errno));
-	ep->max_inline = init.cap.max_inline_data;
+	ep->qp = twin_qp_create(ep->pd, ep->scq, ep->rcq, &ep->max_inline);
 	ep->len = 2 * blen;
 	if (posix_memalign((void **)&ep->mem, 4096, ep->len))
 		bench_die("out of memory");
@@ -144,54 +133,12 @@ static void resources(struct ep *ep)
 	ep->rbuf = ep->mem + blen;
 }
 
-/* RESET then INIT, ready for receives and a connection. */
-static void qp_init(struct ep *ep)
-{
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
-
-	CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
-	CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					 IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
-}
-
-static void qp_rtr_rts(struct ep *ep, struct rdma_cm_id *id)
-{
-	struct ibv_qp_attr a;
-	int mask;
-
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	CHECK0(rdma_init_qp_attr(id, &a, &mask));
-	a.min_rnr_timer = BENCH_MIN_RNR_TIMER;
-	CHECK0(ibv_modify_qp(ep->qp, &a, mask | IBV_QP_MIN_RNR_TIMER));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	CHECK0(rdma_init_qp_attr(id, &a, &mask));
-	a.rnr_retry = BENCH_RNR_RETRY;
-	/* rdma_cm asks for 2.1 s per try on RoCE; libvipl caps it. */
-	if (!a.timeout || a.timeout > BENCH_ACK_TIMEOUT_MAX)
-		a.timeout = BENCH_ACK_TIMEOUT_MAX;
-	CHECK0(ibv_modify_qp(ep->qp, &a,
-			     mask | IBV_QP_RNR_RETRY | IBV_QP_TIMEOUT));
-}
-
 static void conn_param(struct ep *ep, struct rdma_conn_param *p,
 		       uint8_t *priv)
 {
-	memset(p, 0, sizeof(*p));
 	memset(priv, 0, PRIV_LEN);
 	priv[0] = 1; /* a version byte, as a real protocol would carry */
-	p->private_data = priv;
-	p->private_data_len = PRIV_LEN;
-	p->responder_resources = ep->rd_atom;
-	p->initiator_depth = ep->rd_atom;
-	p->retry_count = BENCH_RETRY_COUNT;
-	p->rnr_retry_count = BENCH_RNR_RETRY;
-	p->qp_num = ep->qp->qp_num;
+	twin_conn_param(p, priv, PRIV_LEN, ep->rd_atom, ep->qp);
 }
 
 static void listen_on(struct ep *ep)
@@ -215,7 +162,7 @@ static void accept_req(struct ep *ep, struct rdma_cm_id *id)
 	uint8_t priv[PRIV_LEN];
 
 	ep->id = id;
-	qp_rtr_rts(ep, id);
+	twin_qp_rtr_rts(ep->qp, id);
 	conn_param(ep, &p, priv);
 	CHECK0(rdma_accept(id, &p));
 }
@@ -254,7 +201,7 @@ static void client_connect(struct ep *ep)
 		if (!ep->ctx) {
 			ep->ctx = ep->id->verbs;
 			resources(ep);
-			qp_init(ep);
+			twin_qp_init(ep->qp, QP_ACCESS);
 		}
 		CHECK0(rdma_resolve_route(ep->id, 2000));
 		wait_event(ep, RDMA_CM_EVENT_ROUTE_RESOLVED);
@@ -273,7 +220,7 @@ static void client_connect(struct ep *ep)
 		CHECK0(rdma_destroy_id(ep->id));
 		usleep(20000);
 	}
-	qp_rtr_rts(ep, ep->id);
+	twin_qp_rtr_rts(ep->qp, ep->id);
 	CHECK0(rdma_establish(ep->id));
 }
 
@@ -292,7 +239,7 @@ static void disconnect(struct ep *ep)
 		;
 	while (ibv_poll_cq(ep->rcq, POLL_BATCH, wc) > 0)
 		;
-	qp_init(ep);
+	twin_qp_init(ep->qp, QP_ACCESS);
 }
 
 /* ------------------------------------------------------------ data path */
@@ -637,7 +584,7 @@ static void conn_cycles(struct ep *ep)
 				;
 			while (ibv_poll_cq(ep->rcq, POLL_BATCH, wc) > 0)
 				;
-			qp_init(ep);
+			twin_qp_init(ep->qp, QP_ACCESS);
 		}
 		if (i >= o->warmup)
 			ns[i - o->warmup] = bench_now_ns() - t0;
@@ -685,7 +632,7 @@ int main(int argc, char **argv)
 		bench_die("rdma_create_event_channel: %s", strerror(errno));
 	if (o.server) {
 		listen_on(&ep);
-		qp_init(&ep);
+		twin_qp_init(ep.qp, QP_ACCESS);
 	}
 	if (!o.server)
 		bench_csv_header();
@@ -709,7 +656,7 @@ int main(int argc, char **argv)
 		wait_event(&ep, RDMA_CM_EVENT_ADDR_RESOLVED);
 		ep.ctx = ep.id->verbs;
 		resources(&ep);
-		qp_init(&ep);
+		twin_qp_init(ep.qp, QP_ACCESS);
 		post_recv(&ep, ep.rbuf, sizeof(struct info_msg));
 		CHECK0(rdma_destroy_id(ep.id));
 		ep.id = NULL;

@@ -48,6 +48,7 @@
 #include <rdma/rdma_cma.h>
 
 #include "common.h"
+#include "twin.h"
 
 #define MSG 64
 #define POLL_BATCH 16 /* libvipl polls its shared CQ 16 at a time */
@@ -145,46 +146,14 @@ static void open_nic(struct scale *sc)
 
 /* ------------------------------------------------------- queue pairs */
 
-/* VipCreateVi: the queue pair on the shared CQ, RESET then INIT. */
-static void qp_init(struct slot *s)
-{
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
-
-	CHECK0(ibv_modify_qp(s->qp, &a, IBV_QP_STATE));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_INIT;
-	a.port_num = 1;
-	a.qp_access_flags = IBV_ACCESS_LOCAL_WRITE;
-	CHECK0(ibv_modify_qp(s->qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					IBV_QP_PORT | IBV_QP_ACCESS_FLAGS));
-}
-
 static void qp_create(struct scale *sc, unsigned long i)
 {
 	struct slot *s = &sc->slots[i];
 	char *sbuf = sc->mem + i * 2 * MSG;
-	struct ibv_qp_init_attr init = {
-		.send_cq = sc->cq,
-		.recv_cq = sc->cq,
-		.cap = {
-			.max_send_wr = BENCH_QUEUE_DEPTH,
-			.max_recv_wr = BENCH_QUEUE_DEPTH,
-			.max_send_sge = BENCH_MAX_SGE,
-			.max_recv_sge = BENCH_MAX_SGE,
-			.max_inline_data = BENCH_MAX_INLINE,
-		},
-		.qp_type = IBV_QPT_RC,
-	};
+	uint32_t max_inline;
 
-	s->qp = ibv_create_qp(sc->pd, &init);
-	if (!s->qp) {
-		/* As libvipl: a device without inline support refuses. */
-		init.cap.max_inline_data = 0;
-		s->qp = ibv_create_qp(sc->pd, &init);
-	}
-	if (!s->qp)
-		bench_die("ibv_create_qp: %s", strerror(errno));
-	qp_init(s);
+	s->qp = twin_qp_create(sc->pd, sc->cq, sc->cq, &max_inline);
+	twin_qp_init(s->qp, IBV_ACCESS_LOCAL_WRITE);
 
 	/* Each work request is built once and posted again as it is. */
 	s->ssge.addr = (uintptr_t)sbuf;
@@ -195,7 +164,7 @@ static void qp_create(struct scale *sc, unsigned long i)
 	s->swr.num_sge = 1;
 	s->swr.opcode = IBV_WR_SEND;
 	s->swr.send_flags = IBV_SEND_SIGNALED;
-	if (MSG <= init.cap.max_inline_data)
+	if (MSG <= max_inline)
 		s->swr.send_flags |= IBV_SEND_INLINE;
 	s->rsge.addr = (uintptr_t)(sbuf + MSG);
 	s->rsge.length = MSG;
@@ -222,43 +191,16 @@ static void post_send(struct slot *s)
 		bench_die("ibv_post_send failed");
 }
 
-static void qp_rtr_rts(struct slot *s, struct rdma_cm_id *id)
-{
-	struct ibv_qp_attr a;
-	int mask;
-
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	CHECK0(rdma_init_qp_attr(id, &a, &mask));
-	a.min_rnr_timer = BENCH_MIN_RNR_TIMER;
-	CHECK0(ibv_modify_qp(s->qp, &a, mask | IBV_QP_MIN_RNR_TIMER));
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTS;
-	CHECK0(rdma_init_qp_attr(id, &a, &mask));
-	a.rnr_retry = BENCH_RNR_RETRY;
-	if (!a.timeout || a.timeout > BENCH_ACK_TIMEOUT_MAX)
-		a.timeout = BENCH_ACK_TIMEOUT_MAX;
-	CHECK0(ibv_modify_qp(s->qp, &a,
-			     mask | IBV_QP_RNR_RETRY | IBV_QP_TIMEOUT));
-}
-
 /* ------------------------------------------------------- connections */
 
 static void conn_param(struct scale *sc, struct slot *s,
 		       struct rdma_conn_param *p, uint8_t *priv, uint8_t len)
 {
-	memset(p, 0, sizeof(*p));
 	memset(priv, 0, len);
 	priv[0] = 0x56; /* a header, as libvipl's private data has */
 	priv[1] = 0x49;
 	priv[2] = 1;
-	p->private_data = priv;
-	p->private_data_len = len;
-	p->responder_resources = sc->rd_atom;
-	p->initiator_depth = sc->rd_atom;
-	p->retry_count = BENCH_RETRY_COUNT;
-	p->rnr_retry_count = BENCH_RNR_RETRY;
-	p->qp_num = s->qp->qp_num;
+	twin_conn_param(p, priv, len, sc->rd_atom, s->qp);
 }
 
 static struct rdma_cm_event *next_event(struct scale *sc)
@@ -305,7 +247,7 @@ static void server_connect(struct scale *sc, struct slot *s)
 	}
 	s->id = sc->pending;
 	sc->pending = NULL;
-	qp_rtr_rts(s, s->id);
+	twin_qp_rtr_rts(s->qp, s->id);
 	conn_param(sc, s, &p, priv, REP_PRIV_LEN);
 	CHECK0(rdma_accept(s->id, &p));
 	/* The client's next request may come before this one's RTU. */
@@ -355,7 +297,7 @@ static void client_connect(struct scale *sc, struct slot *s)
 		usleep(RETRY_PAUSE_US);
 		bench_alive();
 	}
-	qp_rtr_rts(s, s->id);
+	twin_qp_rtr_rts(s->qp, s->id);
 	CHECK0(rdma_establish(s->id));
 }
 

@@ -10,12 +10,13 @@
  * Both serve their CQ with VipCQDone (polling), then VipRecvDone or
  * VipSendDone on the VI it names, as a VIA server with many clients
  * would; an answer due while the VI's last send is not back waits for
- * that send's CQ entry (one send descriptor per VI). The client prints one CSV line: VIs, messages per second (both
- * directions), and the memory each VI cost this process, from before
- * the first VI to after the traffic, divided by N: address space (rxe's
- * queues are kernel memory mapped into the process, so this counts them
- * whether touched or not), resident set, and malloc heap (libvipl's own
- * structures and libibverbs').
+ * that send's CQ entry (one send descriptor per VI). The client prints
+ * one CSV line: VIs, messages per second (both directions), and the
+ * memory each VI cost this process, from before the first VI to after
+ * the traffic, divided by N: address space (rxe's queues are kernel
+ * memory mapped into the process, so this counts them whether touched or
+ * not), resident set, and malloc heap (libvipl's own structures and
+ * libibverbs').
  */
 #include <arpa/inet.h>
 #include <malloc.h>
