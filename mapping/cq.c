@@ -1,5 +1,4 @@
 /* cq.c - verbs CQs: polling, translation to VIP status bits, sleeping. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

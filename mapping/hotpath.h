@@ -17,9 +17,9 @@
 
 #define MAP_POLL_BATCH 16
 
-/* Local data segments become scatter/gather entries, one for one. */
 #define MAP_INLINE static inline __attribute__((always_inline))
 
+/* Local data segments become scatter/gather entries, one for one. */
 MAP_INLINE void map_fill_sge(struct ibv_sge *sge,
 			     const VIP_DESCRIPTOR_SEGMENT *ds, unsigned int n)
 {

@@ -1,5 +1,4 @@
 /* qp.c - VIs as queue pairs: creation, state changes, posting. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -20,6 +20,7 @@
 #include <vipl.h>
 
 #include "common.h"
+#include "vipl_side.h"
 
 #define TIMEOUT_MS (BENCH_TIMEOUT_S * 1000)
 
@@ -45,35 +46,6 @@ struct info_msg {
 	uint32_t pad;
 };
 
-#define CHECK(call)                                                            \
-	do {                                                                   \
-		VIP_RETURN r_ = (call);                                        \
-		if (r_ != VIP_SUCCESS)                                         \
-			bench_die("%s: VIP_RETURN %d", #call, (int)r_);        \
-	} while (0)
-
-/* The peer leaving at the end is expected; errors mid-run show up as
- * descriptor statuses, which are checked. */
-static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
-{
-	(void)ctx;
-	(void)e;
-}
-
-static VIP_NET_ADDRESS *make_addr(const void *host, unsigned int host_len,
-				  unsigned int port)
-{
-	VIP_NET_ADDRESS *a = calloc(1, sizeof(*a) + 16 + 16);
-	char disc[16];
-	int n = snprintf(disc, sizeof(disc), "bench%u", port);
-
-	a->HostAddressLen = host_len;
-	a->DiscriminatorLen = n;
-	memcpy(a->HostAddress, host, host_len);
-	memcpy(a->HostAddress + host_len, disc, n);
-	return a;
-}
-
 static void setup(struct ep *ep, const struct bench_opts *o)
 {
 	VIP_VI_ATTRIBUTES va = {
@@ -90,7 +62,7 @@ static void setup(struct ep *ep, const struct bench_opts *o)
 	memset(ep, 0, sizeof(*ep));
 	ep->o = o;
 	CHECK(VipOpenNic(o->device, &ep->nic));
-	CHECK(VipErrorCallback(ep->nic, NULL, on_error));
+	CHECK(VipErrorCallback(ep->nic, NULL, bench_vip_ignore_error));
 	CHECK(VipQueryNic(ep->nic, &ep->attrs));
 	ep->len = boff + 2 * blen;
 	if (posix_memalign((void **)&ep->mem, 4096, ep->len))
@@ -135,15 +107,16 @@ static void connect_vi(struct ep *ep, VIP_VI_HANDLE vi)
 
 	parse_host(o->addr, host, &hl);
 	if (o->server) {
-		local = make_addr(host, hl, o->port);
-		remote = make_addr(host, 0, o->port);
+		local = bench_vip_addr(host, hl, "bench", o->port);
+		remote = bench_vip_addr(host, 0, "bench", o->port);
 		CHECK(VipConnectWait(ep->nic, local, TIMEOUT_MS, remote, &ra,
 				     &conn));
 		CHECK(VipConnectAccept(conn, vi));
 	} else {
-		local = make_addr(ep->attrs.LocalNicAddress,
-				  ep->attrs.NicAddressLen, o->port);
-		remote = make_addr(host, hl, o->port);
+		local = bench_vip_addr(ep->attrs.LocalNicAddress,
+				       ep->attrs.NicAddressLen, "bench",
+				       o->port);
+		remote = bench_vip_addr(host, hl, "bench", o->port);
 		CHECK(VipConnectRequest(vi, local, remote, TIMEOUT_MS, &ra));
 	}
 	free(local);

@@ -29,18 +29,12 @@
 #include <vipl.h>
 
 #include "common.h"
+#include "vipl_side.h"
 
 #define TIMEOUT_MS 60000
 #define MSG 64
 #define WARMUP 20
 #define SLEEP_US 3000
-
-#define CHECK(call)                                                            \
-	do {                                                                   \
-		VIP_RETURN r_ = (call);                                        \
-		if (r_ != VIP_SUCCESS)                                         \
-			bench_die("%s: VIP_RETURN %d", #call, (int)r_);        \
-	} while (0)
 
 /* Collect exactly this call. */
 #define MEASURED(call)                                                         \
@@ -58,23 +52,6 @@ static VIP_MEM_HANDLE mh;
 static VIP_DESCRIPTOR *sd, *rd, *wd;
 static char *sbuf, *rbuf;
 static unsigned long misses; /* Done calls that found nothing yet */
-
-static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
-{
-	(void)ctx;
-	(void)e;
-}
-
-static VIP_NET_ADDRESS *make_addr(const void *host, unsigned int host_len)
-{
-	VIP_NET_ADDRESS *a = calloc(1, sizeof(*a) + 16 + 8);
-
-	a->HostAddressLen = host_len;
-	a->DiscriminatorLen = 2;
-	memcpy(a->HostAddress, host, host_len);
-	memcpy(a->HostAddress + host_len, "cg", 2);
-	return a;
-}
 
 static void build(VIP_DESCRIPTOR *d, void *buf, unsigned int len, int send)
 {
@@ -240,7 +217,7 @@ int main(int argc, char **argv)
 		bench_die("usage: vipl_cg -s -a ADDR | -c ADDR [-n messages]");
 
 	CHECK(VipOpenNic(NULL, &nic));
-	CHECK(VipErrorCallback(nic, NULL, on_error));
+	CHECK(VipErrorCallback(nic, NULL, bench_vip_ignore_error));
 	CHECK(VipQueryNic(nic, &na));
 	if (posix_memalign((void **)&mem, 4096, 8192))
 		bench_die("out of memory");
@@ -255,14 +232,15 @@ int main(int argc, char **argv)
 	build(rd, rbuf, MSG, 0);
 	CHECK(VipPostRecv(vi, rd, mh));
 	if (is_server) {
-		local = make_addr(host, 4);
-		remote = make_addr(host, 0);
+		local = bench_vip_addr(host, 4, "cg", 0);
+		remote = bench_vip_addr(host, 0, "cg", 0);
 		CHECK(VipConnectWait(nic, local, TIMEOUT_MS, remote, &ra,
 				     &conn));
 		CHECK(VipConnectAccept(conn, vi));
 	} else {
-		local = make_addr(na.LocalNicAddress, na.NicAddressLen);
-		remote = make_addr(host, 4);
+		local = bench_vip_addr(na.LocalNicAddress, na.NicAddressLen,
+				       "cg", 0);
+		remote = bench_vip_addr(host, 4, "cg", 0);
 		CHECK(VipConnectRequest(vi, local, remote, TIMEOUT_MS, &ra));
 	}
 	free(local);

@@ -28,16 +28,10 @@
 #include <vipl.h>
 
 #include "common.h"
+#include "vipl_side.h"
 
 #define TIMEOUT_MS (BENCH_TIMEOUT_S * 1000)
 #define MSG 64
-
-#define CHECK(call)                                                            \
-	do {                                                                   \
-		VIP_RETURN r_ = (call);                                        \
-		if (r_ != VIP_SUCCESS)                                         \
-			bench_die("%s: VIP_RETURN %d", #call, (int)r_);        \
-	} while (0)
 
 struct slot {
 	VIP_VI_HANDLE vi;
@@ -46,26 +40,6 @@ struct slot {
 	int send_busy; /* sd posted, not yet dequeued */
 	int reply_due; /* a reply to send once sd is back */
 };
-
-static void on_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
-{
-	(void)ctx;
-	(void)e;
-}
-
-static VIP_NET_ADDRESS *make_addr(const void *host, unsigned int host_len,
-				  unsigned int port)
-{
-	VIP_NET_ADDRESS *a = calloc(1, sizeof(*a) + 16 + 16);
-	char disc[16];
-	int n = snprintf(disc, sizeof(disc), "scale%u", port);
-
-	a->HostAddressLen = host_len;
-	a->DiscriminatorLen = n;
-	memcpy(a->HostAddress, host, host_len);
-	memcpy(a->HostAddress + host_len, disc, n);
-	return a;
-}
 
 static void post_recv(struct slot *s, VIP_MEM_HANDLE mh)
 {
@@ -147,7 +121,7 @@ int main(int argc, char **argv)
 	bench_alive();
 
 	CHECK(VipOpenNic(NULL, &nic));
-	CHECK(VipErrorCallback(nic, NULL, on_error));
+	CHECK(VipErrorCallback(nic, NULL, bench_vip_ignore_error));
 	CHECK(VipQueryNic(nic, &na));
 	len = (nvi * per + 4095) & ~(size_t)4095;
 	if (posix_memalign((void **)&mem, 4096, len))
@@ -171,15 +145,16 @@ int main(int argc, char **argv)
 		CHECK(VipCreateVi(nic, &va, cq, cq, &s->vi));
 		post_recv(s, mh);
 		if (server) {
-			local = make_addr(host, 4, port);
-			remote = make_addr(host, 0, port);
+			local = bench_vip_addr(host, 4, "scale", port);
+			remote = bench_vip_addr(host, 0, "scale", port);
 			CHECK(VipConnectWait(nic, local, TIMEOUT_MS, remote,
 					     &ra, &conn));
 			CHECK(VipConnectAccept(conn, s->vi));
 		} else {
-			local = make_addr(na.LocalNicAddress, na.NicAddressLen,
-					  port);
-			remote = make_addr(host, 4, port);
+			local = bench_vip_addr(na.LocalNicAddress,
+					       na.NicAddressLen, "scale",
+					       port);
+			remote = bench_vip_addr(host, 4, "scale", port);
 			CHECK(VipConnectRequest(s->vi, local, remote,
 						TIMEOUT_MS, &ra));
 		}
