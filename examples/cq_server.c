@@ -421,11 +421,21 @@ static void client_connect(struct client *c, const struct opts *o)
 	unsigned int host_len = parse_host(o->addr, host);
 	VIP_NET_ADDRESS *local, *remote;
 	VIP_VI_ATTRIBUTES ra;
+	VIP_RETURN rc;
+	int tries;
 
 	local = make_addr(c->attrs.LocalNicAddress, c->attrs.NicAddressLen,
 			  o->disc);
 	remote = make_addr(host, host_len, o->disc);
-	CHECK(VipConnectRequest(c->vi, local, remote, TIMEOUT_MS, &ra));
+	/* The server may not wait yet: as VIA programs do, ask again
+	 * while the answer is VIP_NO_MATCH (it comes at once). */
+	for (tries = 0; tries < TIMEOUT_MS / 10; tries++) {
+		rc = VipConnectRequest(c->vi, local, remote, 5000, &ra);
+		if (rc != VIP_NO_MATCH)
+			break;
+		usleep(10000);
+	}
+	CHECK(rc);
 	free(local);
 	free(remote);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <vipl.h>
+#include <unistd.h>
 
 #define DISC "pingpong"
 #define TIMEOUT_MS 30000
@@ -172,6 +173,8 @@ static void connect_vi(struct endpoint *ep, const struct opts *o)
 	VIP_NET_ADDRESS *local, *remote;
 	VIP_VI_ATTRIBUTES ra;
 	VIP_CONN_HANDLE conn;
+	VIP_RETURN rc;
+	int tries;
 	unsigned char host[16];
 	unsigned int host_len = 4;
 
@@ -194,7 +197,15 @@ static void connect_vi(struct endpoint *ep, const struct opts *o)
 		local = make_addr(ep->attrs.LocalNicAddress,
 				  ep->attrs.NicAddressLen);
 		remote = make_addr(host, host_len);
-		CHECK(VipConnectRequest(ep->vi, local, remote, TIMEOUT_MS, &ra));
+		/* The server may not wait yet: as VIA programs do, ask again
+		 * while the answer is VIP_NO_MATCH (it comes at once). */
+		for (tries = 0; tries < TIMEOUT_MS / 10; tries++) {
+			rc = VipConnectRequest(ep->vi, local, remote, 5000, &ra);
+			if (rc != VIP_NO_MATCH)
+				break;
+			usleep(10000);
+		}
+		CHECK(rc);
 	}
 	free(local);
 	free(remote);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <vipl.h>
+#include <unistd.h>
 
 #define DISC "rdma_bw"
 #define TIMEOUT_MS 30000
@@ -261,6 +262,8 @@ static void connect_vi(struct endpoint *ep, const struct opts *o)
 	VIP_NET_ADDRESS *local, *remote;
 	VIP_VI_ATTRIBUTES ra;
 	VIP_CONN_HANDLE conn;
+	VIP_RETURN rc;
+	int tries;
 	unsigned char host[16] = { 0 };
 	unsigned int host_len = 4;
 
@@ -289,8 +292,15 @@ static void connect_vi(struct endpoint *ep, const struct opts *o)
 		local = make_addr(ep->attrs.LocalNicAddress,
 				  ep->attrs.NicAddressLen, o->disc);
 		remote = make_addr(host, host_len, o->disc);
-		CHECK(VipConnectRequest(ep->vi, local, remote, TIMEOUT_MS,
-					&ra));
+		/* The server may not wait yet: as VIA programs do, ask again
+		 * while the answer is VIP_NO_MATCH (it comes at once). */
+		for (tries = 0; tries < TIMEOUT_MS / 10; tries++) {
+			rc = VipConnectRequest(ep->vi, local, remote, 5000, &ra);
+			if (rc != VIP_NO_MATCH)
+				break;
+			usleep(10000);
+		}
+		CHECK(rc);
 	}
 	free(local);
 	free(remote);

@@ -11,8 +11,11 @@
  *
  * A discriminator picks the TCP-space port to listen on (map_disc_port);
  * the full discriminator travels in the request's private data (wire.h)
- * and is matched exactly. Requests nobody waits for are held for
- * HOLD_MS and then refused with MAP_REJECT_NO_MATCH.
+ * and is matched exactly. A request nobody waits for yet is held until
+ * shortly before its requester stops waiting (at most HOLD_MS) and then
+ * refused with MAP_REJECT_NO_MATCH, so the requester hears "no match", not
+ * silence, and can try again (vipl-api.md section 5, "Connecting"). A
+ * held request whose requester gives up first is dropped at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,7 +34,13 @@
 #define PORT_BASE_DEFAULT 20000
 #define PORT_SPAN 8192
 #define HOLD_MS 10000
+/* A held request is refused this long before its requester's patience
+ * runs out (an eighth of it, within these bounds), so the refusal arrives
+ * in time. */
+#define REFUSE_EARLY_MIN_MS 50
+#define REFUSE_EARLY_MAX_MS 1000
 #define RESOLVE_MS 2000
+#define ANSWER_GRACE_MS 250
 #define RETRY_PAUSE_MS 20
 #define SWEEP_MS 500
 /* 7 is the largest count, but rxe takes 7 to mean "for ever" (as RNR
@@ -44,6 +53,7 @@ enum conn_state {
 	CONN_ADDR_RESOLVED,
 	CONN_ROUTE_RESOLVED,
 	CONN_REQUESTED, /* server: request received, not yet accepted */
+	CONN_ACCEPTING, /* server: accepted, waiting for the requester */
 	CONN_RESPONDED, /* client: the server accepted */
 	CONN_ESTABLISHED,
 	CONN_REJECTED,
@@ -67,6 +77,12 @@ struct map_conn {
 	struct map_conn_info peer;
 	struct map_qp *qp;
 	uint64_t arrived_ms;
+	/* Server side: a request is held (in a listener's pending list) and
+	 * then taken (in cm->taken, handed to a VipConnectWait) until it is
+	 * accepted or refused. Either way, at expires_ms it is refused. */
+	uint64_t expires_ms;
+	struct listener *held_by; /* held by this listener */
+	bool taken;
 	const atomic_bool *cancel; /* the requester's, while it waits */
 	void (*on_lost)(void *arg);
 	void *on_lost_arg;
@@ -91,6 +107,7 @@ struct map_cm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct listener *listeners;
+	struct map_conn *taken; /* requests handed out, not yet answered */
 	uint32_t rd_atom; /* RDMA reads in flight per QP */
 };
 
@@ -100,6 +117,22 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+}
+
+static int remaining_ms(uint64_t deadline, int cap)
+{
+	uint64_t now = now_ms();
+
+	if (deadline == UINT64_MAX)
+		return cap;
+	if (now >= deadline)
+		return 0;
+	return deadline - now < (uint64_t)cap ? (int)(deadline - now) : cap;
 }
 
 uint16_t map_disc_port(const uint8_t *disc, unsigned int len)
@@ -160,6 +193,29 @@ static void peer_address(struct rdma_cm_id *id, uint8_t *addr, uint16_t *len)
 
 /* --------------------------------------------------------- the thread */
 
+/* Unlinks c from the listener holding it or from the taken list;
+ * cm->lock held. */
+static void unhold(struct map_conn *c)
+{
+	struct map_conn **pp;
+
+	if (c->held_by)
+		pp = &c->held_by->pending;
+	else if (c->taken)
+		pp = &c->cm->taken;
+	else
+		return;
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	c->next = NULL;
+	c->held_by = NULL;
+	c->taken = false;
+}
+
 /* Frees a conn that no event can reach any more (its id is gone). */
 static void conn_destroy(struct map_conn *conn)
 {
@@ -167,6 +223,7 @@ static void conn_destroy(struct map_conn *conn)
 
 	pthread_mutex_lock(&cm->lock);
 	conn->dead = true;
+	unhold(conn);
 	/* Its on_lost callback may be running (on the CM thread, unlocked):
 	 * the caller frees what the callback uses once we return. The
 	 * callback itself may close conn: then there is nothing to wait for. */
@@ -182,14 +239,32 @@ static void conn_destroy(struct map_conn *conn)
 	free(conn);
 }
 
-static void reject_conn(struct map_conn *conn, uint8_t reason)
+static void send_reject(struct map_conn *conn, uint8_t reason)
 {
 	uint8_t buf[WIRE_MAX_LEN];
 	struct map_conn_info none = { 0 };
 	size_t len = wire_build(buf, WIRE_REJECT, reason, &none);
 
 	rdma_reject(conn->id, buf, (uint8_t)len);
+}
+
+static void reject_conn(struct map_conn *conn, uint8_t reason)
+{
+	pthread_mutex_lock(&conn->cm->lock);
+	if (conn->state == CONN_REQUESTED)
+		send_reject(conn, reason);
+	pthread_mutex_unlock(&conn->cm->lock);
 	conn_destroy(conn);
+}
+
+/* Refuses a request that stays allocated (a program holds its handle);
+ * cm->lock held, so that an accept cannot start meanwhile. */
+static void refuse_in_place(struct map_conn *conn, uint8_t reason)
+{
+	if (conn->state != CONN_REQUESTED)
+		return;
+	send_reject(conn, reason);
+	conn->state = CONN_REJECTED;
 }
 
 static struct listener *find_listener(struct map_cm *cm,
@@ -201,6 +276,22 @@ static struct listener *find_listener(struct map_cm *cm,
 		if (l->id == listen_id)
 			return l;
 	return NULL;
+}
+
+/* How long a request is held for a waiter: until shortly before its
+ * requester gives up, and no longer than HOLD_MS. */
+static uint64_t hold_ms(int32_t patience_ms)
+{
+	int32_t early;
+
+	if (patience_ms < 0 || patience_ms > HOLD_MS)
+		return HOLD_MS; /* for ever, more than we hold, or not said */
+	early = patience_ms / 8;
+	if (early < REFUSE_EARLY_MIN_MS)
+		early = REFUSE_EARLY_MIN_MS;
+	if (early > REFUSE_EARLY_MAX_MS)
+		early = REFUSE_EARLY_MAX_MS;
+	return patience_ms > early ? (uint64_t)(patience_ms - early) : 0;
 }
 
 /* A new request: keep it for a waiter, or return it to be refused. */
@@ -229,11 +320,14 @@ static struct map_conn *on_request(struct map_cm *cm, struct rdma_cm_id *id,
 	    kind != WIRE_REQUEST)
 		return conn;
 	conn->peer_valid = true;
+	conn->expires_ms = conn->arrived_ms + hold_ms(conn->peer.patience_ms);
+	conn->held_by = l;
 	for (tail = &l->pending; *tail; tail = &(*tail)->next)
 		;
 	*tail = conn;
 	return NULL;
 }
+
 
 static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 			  int status, const void *pdata, size_t plen)
@@ -291,8 +385,9 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 	}
 }
 
-/* Requests held past HOLD_MS are unlinked and returned to be refused. */
-static struct map_conn *take_expired(struct map_cm *cm)
+/* Held requests whose time is up are unlinked and returned to be
+ * refused; *next_ms is lowered to when the next one's is. */
+static struct map_conn *take_expired(struct map_cm *cm, uint64_t *next_ms)
 {
 	struct map_conn *expired = NULL, **pp, *c;
 	uint64_t now = now_ms();
@@ -300,15 +395,31 @@ static struct map_conn *take_expired(struct map_cm *cm)
 
 	for (l = cm->listeners; l; l = l->next) {
 		for (pp = &l->pending; (c = *pp);) {
-			/* Not arrived < now - HOLD_MS: early after boot the
-			 * monotonic clock is below HOLD_MS. */
-			if (now - c->arrived_ms > HOLD_MS) {
+			if (now >= c->expires_ms) {
 				*pp = c->next;
+				c->held_by = NULL;
 				c->next = expired;
 				expired = c;
 			} else {
+				if (c->expires_ms < *next_ms)
+					*next_ms = c->expires_ms;
 				pp = &c->next;
 			}
+		}
+	}
+	/* Handed out but not accepted in time: refused now, so that the
+	 * requester hears "no match" before it gives up; its handle stays
+	 * the program's, and accepting it says the requester is gone. */
+	for (pp = &cm->taken; (c = *pp);) {
+		if (now >= c->expires_ms) {
+			*pp = c->next;
+			c->next = NULL;
+			c->taken = false;
+			refuse_in_place(c, MAP_REJECT_NO_MATCH);
+		} else {
+			if (c->expires_ms < *next_ms)
+				*next_ms = c->expires_ms;
+			pp = &c->next;
 		}
 	}
 	return expired;
@@ -343,7 +454,7 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 	enum rdma_cm_event_type type = ev->event;
 	struct rdma_cm_id *id = ev->id, *listen_id = ev->listen_id;
 	int status = ev->status;
-	struct map_conn *refuse = NULL;
+	struct map_conn *refuse = NULL, *gone = NULL;
 	void (*lost_fn)(void *) = NULL;
 	void *lost_arg = NULL;
 
@@ -369,6 +480,14 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 			lost_fn = conn->on_lost;
 			lost_arg = conn->on_lost_arg;
 		}
+		/* Its requester gave up (timed out, closed): no waiter may be
+		 * handed a request that can no longer be accepted. */
+		if (conn->held_by && conn->state != CONN_REQUESTED) {
+			unhold(conn);
+			gone = conn;
+		} else if (conn->taken && conn->state != CONN_REQUESTED) {
+			unhold(conn); /* its handle's owner learns on accept */
+		}
 	}
 	if (lost_fn)
 		cm->in_callback = conn;
@@ -385,6 +504,8 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 	}
 	if (refuse)
 		reject_conn(refuse, MAP_REJECT_NO_MATCH);
+	if (gone)
+		conn_destroy(gone);
 }
 
 static void *cm_thread(void *arg)
@@ -396,9 +517,12 @@ static void *cm_thread(void *arg)
 	};
 	struct rdma_cm_event *ev;
 	struct map_conn *expired, *next;
+	int wait_ms = SWEEP_MS;
 
 	for (;;) {
-		if (poll(pfd, 2, SWEEP_MS) < 0 && errno != EINTR)
+		uint64_t next_ms;
+
+		if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
@@ -406,9 +530,13 @@ static void *cm_thread(void *arg)
 			handle_event(cm, ev);
 
 		pthread_mutex_lock(&cm->lock);
-		expired = take_expired(cm);
+		next_ms = now_ms() + SWEEP_MS;
+		expired = take_expired(cm, &next_ms);
 		close_idle_listeners(cm);
 		pthread_mutex_unlock(&cm->lock);
+		/* Wake for the next held request's refusal on time: its
+		 * requester is about to give up. */
+		wait_ms = (int)remaining_ms(next_ms, SWEEP_MS);
 		for (; expired; expired = next) {
 			next = expired->next;
 			reject_conn(expired, MAP_REJECT_NO_MATCH);
@@ -529,22 +657,6 @@ static int wait_until(struct map_cm *cm, struct map_conn *conn,
 	return err;
 }
 
-static uint64_t deadline_of(int timeout_ms)
-{
-	return timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
-}
-
-static int remaining_ms(uint64_t deadline, int cap)
-{
-	uint64_t now = now_ms();
-
-	if (deadline == UINT64_MAX)
-		return cap;
-	if (now >= deadline)
-		return 0;
-	return deadline - now < (uint64_t)cap ? (int)(deadline - now) : cap;
-}
-
 /* ------------------------------------------------------- server side */
 
 static int listener_get(struct map_cm *cm, const uint8_t *addr,
@@ -589,8 +701,8 @@ err_free:
 	return err;
 }
 
-static struct map_conn *take_pending(struct listener *l, const uint8_t *disc,
-				     unsigned int disc_len)
+static struct map_conn *take_pending(struct map_cm *cm, struct listener *l,
+				     const uint8_t *disc, unsigned int disc_len)
 {
 	struct map_conn **pp, *c;
 
@@ -598,7 +710,11 @@ static struct map_conn *take_pending(struct listener *l, const uint8_t *disc,
 		if (c->peer.disc_len == disc_len &&
 		    !memcmp(c->peer.disc, disc, disc_len)) {
 			*pp = c->next;
-			c->next = NULL;
+			c->held_by = NULL;
+			/* Until answered, it is refused in time (take_expired). */
+			c->next = cm->taken;
+			cm->taken = c;
+			c->taken = true;
 			return c;
 		}
 	}
@@ -634,7 +750,7 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 			   map_disc_port(disc, disc_len), &l);
 	if (!err)
 		l->waiters++;
-	while (!err && !(c = take_pending(l, disc, disc_len)))
+	while (!err && !(c = take_pending(cm, l, disc, disc_len)))
 		err = wait_step(cm, deadline, cancel);
 	if (l && !--l->waiters)
 		l->idle_ms = now_ms();
@@ -649,7 +765,15 @@ int map_conn_wait(struct map_dev *dev, const uint8_t *addr,
 
 static bool accept_settled(struct map_conn *c)
 {
-	return c->state != CONN_REQUESTED;
+	return c->state != CONN_ACCEPTING;
+}
+
+/* The requester is no longer there to be accepted: it gave up (its
+ * timeout, a close) before or while we answered; cm->lock held. */
+static bool requester_gone(const struct map_conn *c)
+{
+	return c->state == CONN_REJECTED || c->state == CONN_FAILED ||
+	       (c->state == CONN_DISCONNECTED && !c->established);
 }
 
 int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
@@ -658,33 +782,50 @@ int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 	struct map_cm *cm = conn->cm;
 	struct rdma_conn_param param;
 	uint8_t buf[WIRE_MAX_LEN];
+	bool gone;
 	int err;
 
-	err = map_qp_connect(qp, conn->id);
-	if (err)
-		return err;
-	memset(&param, 0, sizeof(param));
-	param.private_data = buf;
-	param.private_data_len = wire_build(buf, WIRE_ACCEPT, 0, mine);
-	param.responder_resources = cm->rd_atom;
-	param.initiator_depth = cm->rd_atom;
-	param.retry_count = CM_RETRY_COUNT;
-	param.rnr_retry_count = CM_RNR_RETRY;
-	param.qp_num = qp->qp->qp_num;
-
+	/* From here on the request is no longer refused when its time is up:
+	 * the requester hears our answer, or gives up and we hear that. */
 	pthread_mutex_lock(&cm->lock);
-	conn->qp = qp;
+	gone = requester_gone(conn);
+	if (!gone) {
+		unhold(conn);
+		conn->state = CONN_ACCEPTING;
+	}
 	pthread_mutex_unlock(&cm->lock);
-	if (rdma_accept(conn->id, &param))
-		err = errno ? errno : EIO;
+	if (gone)
+		return ETIMEDOUT;
+	err = map_qp_connect(qp, conn->id);
+	if (!err) {
+		memset(&param, 0, sizeof(param));
+		param.private_data = buf;
+		param.private_data_len = wire_build(buf, WIRE_ACCEPT, 0, mine);
+		param.responder_resources = cm->rd_atom;
+		param.initiator_depth = cm->rd_atom;
+		param.retry_count = CM_RETRY_COUNT;
+		param.rnr_retry_count = CM_RNR_RETRY;
+		param.qp_num = qp->qp->qp_num;
+
+		pthread_mutex_lock(&cm->lock);
+		conn->qp = qp;
+		pthread_mutex_unlock(&cm->lock);
+		if (rdma_accept(conn->id, &param))
+			err = errno ? errno : EIO;
+	}
 	pthread_mutex_lock(&cm->lock);
 	if (!err)
 		err = wait_until(cm, conn, accept_settled,
 				 deadline_of(timeout_ms));
+	else /* the id may have failed as its requester left: hear why */
+		wait_until(cm, conn, accept_settled, deadline_of(RESOLVE_MS));
 	/* Established then lost at once is still accepted: the VI reports
 	 * the loss as VIPL says (Error state, flushed descriptors). */
 	if (!err && !conn->established)
 		err = ECONNABORTED;
+	/* Whatever failed, a requester that left first is the reason. */
+	if (err && requester_gone(conn))
+		err = ETIMEDOUT;
 	if (err)
 		conn->qp = NULL;
 	pthread_mutex_unlock(&cm->lock);
@@ -796,25 +937,34 @@ static int resolve_uc(struct map_cm *cm, struct map_conn *conn,
 	return 0;
 }
 
-/* One attempt: 0, EAGAIN (nobody listens yet: try again), or an error. */
+/*
+ * One attempt: 0, ECONNREFUSED with *why (MAP_REJECT_NO_MATCH also when
+ * nobody listens on that port: rdma_cm's own refusal carries no reason of
+ * ours), EAGAIN (no answer: try again), or an error.
+ */
 static int try_connect(struct map_cm *cm, struct map_conn *conn,
 		       struct map_qp *qp, struct sockaddr *src,
-		       struct sockaddr *dst, const struct map_conn_info *mine,
+		       struct sockaddr *dst, const struct map_conn_info *info,
 		       uint64_t deadline, enum map_reject_reason *why)
 {
+	struct map_conn_info mine = *info;
 	struct rdma_conn_param param;
 	uint8_t buf[WIRE_MAX_LEN];
 	int err;
 
-	err = mine->level == VIP_SERVICE_UNRELIABLE
+	err = mine.level == VIP_SERVICE_UNRELIABLE
 		      ? resolve_uc(cm, conn, src, dst)
 		      : resolve_rc(cm, conn, src, dst, deadline);
 	if (err)
 		return err;
 
+	/* The server holds the request about this long for a waiter. */
+	mine.patience_ms = deadline == UINT64_MAX
+				   ? -1
+				   : remaining_ms(deadline, INT32_MAX);
 	memset(&param, 0, sizeof(param));
 	param.private_data = buf;
-	param.private_data_len = wire_build(buf, WIRE_REQUEST, 0, mine);
+	param.private_data_len = wire_build(buf, WIRE_REQUEST, 0, &mine);
 	param.responder_resources = cm->rd_atom;
 	param.initiator_depth = cm->rd_atom;
 	param.retry_count = CM_RETRY_COUNT;
@@ -823,15 +973,16 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	if (rdma_connect(conn->id, &param))
 		return errno ? errno : EIO;
 
+	/* The answer may be on its way as our time runs out: a server
+	 * refuses a request it cannot match shortly before that. */
 	pthread_mutex_lock(&cm->lock);
-	err = wait_until(cm, conn, connect_settled, deadline);
+	err = wait_until(cm, conn, connect_settled,
+			 deadline == UINT64_MAX ? deadline
+						: deadline + ANSWER_GRACE_MS);
 	if (!err && conn->state == CONN_REJECTED) {
-		if (conn->peer_valid) {
-			*why = conn->reject_reason;
-			err = ECONNREFUSED;
-		} else {
-			err = EAGAIN;
-		}
+		*why = conn->peer_valid ? conn->reject_reason
+					: MAP_REJECT_NO_MATCH;
+		err = ECONNREFUSED;
 	} else if (!err && conn->state != CONN_RESPONDED) {
 		err = EAGAIN; /* unreachable: the CM gave up, try again */
 	}
@@ -859,13 +1010,15 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const uint8_t *src, unsigned int src_len,
 		     const uint8_t *dst, unsigned int dst_len,
 		     const struct map_conn_info *mine, int timeout_ms,
-		     struct map_conn **out, struct map_conn_info *peer_info,
+		     bool until_matched, struct map_conn **out,
+		     struct map_conn_info *peer_info,
 		     enum map_reject_reason *why, const atomic_bool *cancel)
 {
 	uint64_t deadline = deadline_of(timeout_ms);
 	struct sockaddr_storage sss, dss;
 	struct map_cm *cm = cm_get(dev);
 	struct map_conn *conn;
+	bool answered = false;
 	int err;
 
 	if (!cm)
@@ -889,14 +1042,26 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		if (!err)
 			break;
 		conn_destroy(conn);
-		/* Whatever failed once the time was up, the answer is that. */
-		if (remaining_ms(deadline, RETRY_PAUSE_MS) == 0 &&
-		    err != ECONNREFUSED)
-			return ETIMEDOUT;
+		/* No match is an answer: the caller hears it at once, or
+		 * (until_matched) we try again until the time is up. */
+		if (err == ECONNREFUSED && *why == MAP_REJECT_NO_MATCH &&
+		    until_matched) {
+			answered = true;
+			err = EAGAIN;
+		}
+		if (err == ECONNREFUSED)
+			return err;
+		/* Whatever failed once the time was up: the host answered
+		 * (nobody matched), or it said nothing at all. */
+		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS ||
+		    err == ETIMEDOUT) {
+			if (!answered)
+				return ETIMEDOUT;
+			*why = MAP_REJECT_NO_MATCH;
+			return ECONNREFUSED;
+		}
 		if (err != EAGAIN)
 			return err;
-		if (remaining_ms(deadline, RETRY_PAUSE_MS) < RETRY_PAUSE_MS)
-			return ETIMEDOUT;
 		usleep(RETRY_PAUSE_MS * 1000);
 		if (cancel && atomic_load(cancel))
 			return ECANCELED;

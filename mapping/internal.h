@@ -47,6 +47,7 @@ struct map_qp {
 	struct ibv_qp *qp;
 	int access; /* IBV_ACCESS_* the QP was initialised with */
 	uint32_t max_inline;
+	bool left_init; /* moved towards RTR since its last reset */
 };
 
 /* cm.c */

@@ -162,8 +162,12 @@ uint32_t map_qp_max_inline(const struct map_qp *qp);
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */
 int map_qp_flush(struct map_qp *qp);
-/* Back to a fresh, connectable state (after the flush has been drained). */
+/* Back to a fresh, connectable state (INIT). A QP that left INIT drops
+ * every posted work request without a completion: the caller posts its
+ * receives again (it asks map_qp_left_init first). A QP still in INIT is
+ * left as it is, receives and all. */
 int map_qp_reset(struct map_qp *qp);
+bool map_qp_left_init(const struct map_qp *qp);
 
 /* ------------------------------------------------------------ connections */
 
@@ -177,7 +181,12 @@ struct map_conn_info {
 	uint32_t max_transfer;
 	bool rdma_write;
 	bool rdma_read;
+	/* Requests: how long the requester waits for an answer, in ms; -1
+	 * for ever; MAP_PATIENCE_UNKNOWN when a peer did not say. */
+	int32_t patience_ms;
 };
+
+#define MAP_PATIENCE_UNKNOWN (-2)
 
 enum map_reject_reason {
 	MAP_REJECT_BY_PEER = 1, /* VipConnectReject */
@@ -207,13 +216,17 @@ void map_conn_reject(struct map_conn *conn, enum map_reject_reason why);
 
 /*
  * Client side: connects qp to (addr, info->disc) and returns the accepted
- * connection. Returns 0, ETIMEDOUT, ECONNREFUSED (*why says who refused)
- * or an errno value.
+ * connection. Returns 0, ECONNREFUSED (*why says who refused; NO_MATCH
+ * when nobody listens there or no waiter took the request in time),
+ * ETIMEDOUT (the remote host never answered) or an errno value.
+ * until_matched: a NO_MATCH is tried again until the time is up, and is
+ * the answer only then (peer-to-peer, where the other side may start
+ * later).
  */
 int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const uint8_t *src, unsigned src_len, const uint8_t *dst,
 		     unsigned dst_len, const struct map_conn_info *mine,
-		     int timeout_ms, struct map_conn **out,
+		     int timeout_ms, bool until_matched, struct map_conn **out,
 		     struct map_conn_info *peer_info,
 		     enum map_reject_reason *why, const atomic_bool *cancel);
 /* Both waits give up with ECANCELED once *cancel (may be NULL) is set and

@@ -20,6 +20,29 @@
  * program may reuse its buffer at once either way. */
 #define MAX_INLINE 128
 
+/* RESET then INIT: receives may be posted from INIT on, before a
+ * connection exists, as VIPL allows. */
+static int to_init(struct map_qp *qp)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_RESET };
+	int ret;
+
+	ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	attr.pkey_index = 0;
+	attr.port_num = qp->dev->port;
+	attr.qp_access_flags = qp->access;
+	ret = ibv_modify_qp(qp->qp, &attr,
+			    IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+				    IBV_QP_ACCESS_FLAGS);
+	if (!ret)
+		qp->left_init = false;
+	return ret;
+}
+
 int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		  struct map_cq *recv_cq, const struct map_qp_cfg *cfg,
 		  struct map_qp **out)
@@ -63,7 +86,7 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		return err;
 	}
 	qp->max_inline = init.cap.max_inline_data;
-	err = map_qp_reset(qp);
+	err = to_init(qp);
 	if (err) {
 		ibv_destroy_qp(qp->qp);
 		free(qp);
@@ -83,24 +106,16 @@ int map_qp_destroy(struct map_qp *qp)
 	return 0;
 }
 
-/* RESET then INIT: receives may be posted from INIT on, before a
- * connection exists, as VIPL allows. */
+/* A QP still in INIT keeps its posted receives: nothing to do (a
+ * connection attempt refused before it touched the QP, say). */
 int map_qp_reset(struct map_qp *qp)
 {
-	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_RESET };
-	int ret;
+	return qp->left_init ? to_init(qp) : 0;
+}
 
-	ret = ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
-	if (ret)
-		return ret;
-	memset(&attr, 0, sizeof(attr));
-	attr.qp_state = IBV_QPS_INIT;
-	attr.pkey_index = 0;
-	attr.port_num = qp->dev->port;
-	attr.qp_access_flags = qp->access;
-	return ibv_modify_qp(qp->qp, &attr,
-			     IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT |
-				     IBV_QP_ACCESS_FLAGS);
+bool map_qp_left_init(const struct map_qp *qp)
+{
+	return qp->left_init;
 }
 
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read)
@@ -123,6 +138,7 @@ int map_qp_flush(struct map_qp *qp)
 {
 	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
 
+	qp->left_init = true;
 	return ibv_modify_qp(qp->qp, &attr, IBV_QP_STATE);
 }
 
@@ -163,6 +179,7 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	ret = rdma_init_qp_attr(id, &attr, &mask);
 	if (ret)
 		return errno ? errno : EINVAL;
+	qp->left_init = true;
 	/* RNR exists on RC only: UC drops a message with no receive. */
 	if (uc) {
 		mask &= UC_RTR_MASK;

@@ -29,6 +29,21 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
+/* Milliseconds (-1: for ever) to the wire's 10 ms units, at least 1. */
+static uint16_t patience_units(int32_t ms)
+{
+	if (ms < 0 || ms / WIRE_PATIENCE_UNIT_MS >= WIRE_PATIENCE_FOREVER)
+		return WIRE_PATIENCE_FOREVER;
+	return ms < WIRE_PATIENCE_UNIT_MS ? 1 : ms / WIRE_PATIENCE_UNIT_MS;
+}
+
+static int32_t patience_ms(uint16_t units)
+{
+	if (units == WIRE_PATIENCE_FOREVER)
+		return -1;
+	return units ? units * WIRE_PATIENCE_UNIT_MS : MAP_PATIENCE_UNKNOWN;
+}
+
 size_t wire_build(uint8_t *buf, enum wire_kind kind, uint8_t reason,
 		  const struct map_conn_info *info)
 {
@@ -44,6 +59,7 @@ size_t wire_build(uint8_t *buf, enum wire_kind kind, uint8_t reason,
 	buf[7] = reason;
 	put32(buf + 8, info->max_transfer);
 	if (kind == WIRE_REQUEST) {
+		put16(buf + 14, patience_units(info->patience_ms));
 		dl = info->disc_len < WIRE_DISC_MAX ? info->disc_len
 						    : WIRE_DISC_MAX;
 		sl = info->src_disc_len < WIRE_DISC_MAX ? info->src_disc_len
@@ -87,6 +103,8 @@ int wire_parse(const void *data, size_t len, enum wire_kind *kind,
 	info->max_transfer = get32(buf + 8);
 	info->disc_len = dl;
 	info->src_disc_len = sl;
+	info->patience_ms = buf[3] == WIRE_REQUEST ? patience_ms(get16(buf + 14))
+						   : MAP_PATIENCE_UNKNOWN;
 	memcpy(info->disc, buf + WIRE_HEADER_LEN, dl);
 	memcpy(info->src_disc, buf + WIRE_HEADER_LEN + dl, sl);
 	return 0;

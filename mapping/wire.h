@@ -14,7 +14,10 @@
  *     8    4 max_transfer   sender's VI MaxTransferSize
  *    12    1 disc_len       discriminator the request is addressed to
  *    13    1 src_disc_len   requester's own discriminator
- *    14    2 reserved       0 when sent, ignored when read
+ *    14    2 patience       requests: how long the requester waits for
+ *                           an answer, in units of 10 ms (WIRE_PATIENCE_
+ *                           FOREVER: no limit; 0: not said, as senders
+ *                           before it wrote); else 0
  *    16    n disc bytes, then src_disc bytes (requests only)
  *
  * A connect request carries at most 56 bytes of private data (rdma_cm over
@@ -36,6 +39,8 @@
 #define WIRE_HEADER_LEN 16
 #define WIRE_DISC_MAX 16
 #define WIRE_MAX_LEN (WIRE_HEADER_LEN + 2 * WIRE_DISC_MAX)
+#define WIRE_PATIENCE_UNIT_MS 10
+#define WIRE_PATIENCE_FOREVER 0xffff
 
 enum wire_kind {
 	WIRE_REQUEST = 1,

@@ -169,7 +169,7 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 	if (err) {
 		map_conn_close(c->mc);
 		conn_free(c);
-		map_qp_reset(vi->qp);
+		vip_vi_reset(vi);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 		return vip_from_errno(err);
 	}
@@ -236,10 +236,10 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 			       LocalAddr ? LocalAddr->HostAddress : NULL,
 			       LocalAddr ? LocalAddr->HostAddressLen : 0,
 			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
-			       &mine, vip_timeout_ms(Timeout), &mc, &peer, &why,
-			       NULL);
+			       &mine, vip_timeout_ms(Timeout), false, &mc, &peer,
+			       &why, NULL);
 	if (err) {
-		map_qp_reset(vi->qp);
+		vip_vi_reset(vi);
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 		return err == ECONNREFUSED ? vip_reject_code(why)
 					   : vip_from_errno(err);
@@ -286,7 +286,7 @@ void vip_vi_drop_connection(struct vip_vi *vi)
 	vi->conn = NULL;
 	drain(&vi->sq, deadline);
 	drain(&vi->rq, deadline);
-	map_qp_reset(vi->qp);
+	vip_vi_reset(vi);
 	atomic_store(&vi->state, VIP_STATE_IDLE);
 }
 

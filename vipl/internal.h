@@ -270,6 +270,12 @@ void vip_queue_progress(struct vip_queue *q);
  * held). */
 void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 
+/* Puts q's outstanding receives back on a QP that was reset. */
+void vip_queue_repost(struct vip_queue *q);
+/* After a connection attempt failed or ended: the QP back to a fresh,
+ * connectable state, with the receives posted before it still posted. */
+void vip_vi_reset(struct vip_vi *vi);
+
 /* Dequeues the oldest completed descriptor, polling if need be. */
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out);
 

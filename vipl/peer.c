@@ -94,8 +94,8 @@ static VIP_RETURN connect_active(struct vip_peer *p)
 	memcpy(mine.src_disc, p->local.disc, p->local.disc_len);
 	err = map_conn_request(vi->nic->dev, vi->qp, p->local.host,
 			       p->local.host_len, p->remote.host,
-			       p->remote.host_len, &mine, p->timeout_ms, &mc,
-			       &peer, &why, &p->cancel);
+			       p->remote.host_len, &mine, p->timeout_ms, true,
+			       &mc, &peer, &why, &p->cancel);
 	if (err)
 		return err == ECONNREFUSED ? vip_reject_code(why)
 					   : vip_from_errno(err);
@@ -124,21 +124,30 @@ static VIP_RETURN connect_passive(struct vip_peer *p)
 				    p->local.disc_len,
 				    remaining(deadline, p->timeout_ms), &mc,
 				    &peer, addr, &addr_len, &p->cancel);
+		/* The peer did not come in time: no match, as the
+		 * connecting side hears (vipl-api.md section 5). */
+		if (err == ETIMEDOUT)
+			return VIP_NO_MATCH;
 		if (err)
 			return vip_from_errno(err);
-		if (peer.src_disc_len == p->remote.disc_len &&
-		    !memcmp(peer.src_disc, p->remote.disc, p->remote.disc_len) &&
-		    addr_len == p->remote.host_len &&
-		    !memcmp(addr, p->remote.host, addr_len))
+		if (peer.src_disc_len != p->remote.disc_len ||
+		    memcmp(peer.src_disc, p->remote.disc, p->remote.disc_len) ||
+		    addr_len != p->remote.host_len ||
+		    memcmp(addr, p->remote.host, addr_len)) {
+			map_conn_reject(mc, MAP_REJECT_NO_MATCH);
+			continue;
+		}
+		if ((rc = vip_check_peer(mc, &peer, &mine)) != VIP_SUCCESS)
+			return rc;
+		err = map_conn_accept(mc, vi->qp, &mine, 10000);
+		if (!err)
 			break;
-		map_conn_reject(mc, MAP_REJECT_NO_MATCH);
-	}
-	if ((rc = vip_check_peer(mc, &peer, &mine)) != VIP_SUCCESS)
-		return rc;
-	err = map_conn_accept(mc, vi->qp, &mine, 10000);
-	if (err) {
 		map_conn_close(mc);
-		return vip_from_errno(err);
+		if (err != ETIMEDOUT)
+			return vip_from_errno(err);
+		/* That request's sender gave up as we answered; its next
+		 * one may still come in our time. */
+		vip_vi_reset(vi);
 	}
 	vip_attrs_from_info(&p->remote_attrs, &peer);
 	vip_vi_connected(vi, mc);
@@ -152,7 +161,7 @@ static void *peer_thread(void *arg)
 	p->result = end_cmp(&p->local, &p->remote) < 0 ? connect_active(p)
 						       : connect_passive(p);
 	if (p->result != VIP_SUCCESS) {
-		map_qp_reset(p->vi->qp);
+		vip_vi_reset(p->vi);
 		atomic_store(&p->vi->state, VIP_STATE_IDLE);
 	}
 	atomic_store(&p->finished, true);

@@ -439,3 +439,18 @@ VIP_RETURN VipRecvWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
 
 	return ret == VIP_SUCCESS ? wait(&vi->rq, Timeout, out) : ret;
 }
+
+/* After a reset of its QP (which drops posted work requests without a
+ * completion), the receives still outstanding go back to the device in
+ * their order. One the device refuses stays posted in our ring only; the
+ * next drain completes it flushed. */
+void vip_queue_repost(struct vip_queue *q)
+{
+	uint32_t i;
+
+	vip_spin_lock(&q->lock);
+	for (i = q->done; i != q->submitted; i++)
+		if (map_qp_post_recv(q->vi->qp, q->ring[i & q->mask], q))
+			break;
+	vip_spin_unlock(&q->lock);
+}

@@ -217,6 +217,17 @@ VIP_VI_STATE vip_vi_state(struct vip_vi *vi)
 	return s;
 }
 
+void vip_vi_reset(struct vip_vi *vi)
+{
+	bool dropped = map_qp_left_init(vi->qp);
+
+	/* A VI is idle here, so only receives can be posted (VipPostSend
+	 * needs a connection); VIA programs post them before connecting and
+	 * keep them across failed attempts. */
+	if (!map_qp_reset(vi->qp) && dropped)
+		vip_queue_repost(&vi->rq);
+}
+
 static bool queue_empty(struct vip_queue *q)
 {
 	bool empty;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <vipl.h>
+#include <unistd.h>
 
 #define DISC "trace_cost"
 #define TIMEOUT 30000
@@ -73,9 +74,9 @@ int main(int argc, char **argv)
 	VIP_VI_HANDLE vi;
 	VIP_MEM_HANDLE mh;
 	VIP_DESCRIPTOR *d;
-	VIP_RETURN r;
+	VIP_RETURN r, rc;
 	char *mem, *data;
-	int server, n = 256, i, got, idle = 0;
+	int server, n = 256, i, got, idle = 0, tries;
 	size_t len;
 
 	if (argc < 3 || (strcmp(argv[1], "server") && strcmp(argv[1], "client")))
@@ -117,7 +118,15 @@ int main(int argc, char **argv)
 		d = (VIP_DESCRIPTOR *)(mem + 64 * MAX_N);
 		fill(d, data, mh, MSG);
 		CHECK(VipPostRecv(vi, d, mh));
-		CHECK(VipConnectRequest(vi, local, remote, TIMEOUT, &ra));
+		/* The server may not wait yet: as VIA programs do, ask again
+		 * while the answer is VIP_NO_MATCH (it comes at once). */
+		for (tries = 0; tries < TIMEOUT / 10; tries++) {
+			rc = VipConnectRequest(vi, local, remote, 5000, &ra);
+			if (rc != VIP_NO_MATCH)
+				break;
+			usleep(10000);
+		}
+		CHECK(rc);
 		for (i = 0; i < n; i++) {
 			fill((VIP_DESCRIPTOR *)(mem + 64 * i), data + MSG, mh,
 			     MSG);

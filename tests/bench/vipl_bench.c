@@ -117,7 +117,7 @@ static void connect_vi(struct ep *ep, VIP_VI_HANDLE vi)
 				       ep->attrs.NicAddressLen, "bench",
 				       o->port);
 		remote = bench_vip_addr(host, hl, "bench", o->port);
-		CHECK(VipConnectRequest(vi, local, remote, TIMEOUT_MS, &ra));
+		CHECK(bench_vip_connect(vi, local, remote, TIMEOUT_MS, &ra));
 	}
 	free(local);
 	free(remote);

@@ -241,7 +241,7 @@ int main(int argc, char **argv)
 		local = bench_vip_addr(na.LocalNicAddress, na.NicAddressLen,
 				       "cg", 0);
 		remote = bench_vip_addr(host, 4, "cg", 0);
-		CHECK(VipConnectRequest(vi, local, remote, TIMEOUT_MS, &ra));
+		CHECK(bench_vip_connect(vi, local, remote, TIMEOUT_MS, &ra));
 	}
 	free(local);
 	free(remote);

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 					       na.NicAddressLen, "scale",
 					       port);
 			remote = bench_vip_addr(host, 4, "scale", port);
-			CHECK(VipConnectRequest(s->vi, local, remote,
+			CHECK(bench_vip_connect(s->vi, local, remote,
 						TIMEOUT_MS, &ra));
 		}
 		free(local);

@@ -23,5 +23,10 @@ void bench_vip_ignore_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e);
  * by n; room for any address, so it can also receive a peer's; free() it. */
 VIP_NET_ADDRESS *bench_vip_addr(const void *host, unsigned int host_len,
 				const char *name, unsigned int n);
+/* VipConnectRequest, asked again while the server does not wait yet
+ * (VIP_NO_MATCH), for up to timeout_ms in all. */
+VIP_RETURN bench_vip_connect(VIP_VI_HANDLE vi, VIP_NET_ADDRESS *local,
+			     VIP_NET_ADDRESS *remote, VIP_ULONG timeout_ms,
+			     VIP_VI_ATTRIBUTES *ra);
 
 #endif

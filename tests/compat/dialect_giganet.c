@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include <vipl.h>
+#include <time.h>
+#include <unistd.h>
 
 #define NUM_MSGS 8
 #define MSG_MAX 8192
@@ -190,12 +192,20 @@ static int client(VIP_VI_HANDLE vi, char *host, const char *disc)
 	char want[REPLY_MAX];
 	long total = 0;
 	VIP_UINT32 j;
-	int i;
+	VIP_RETURN rc;
+	int i, tries;
 
 	/* The server's answer may come at any time after the last send. */
 	post_recv(vi, c->RecvDesc[0], c->RecvBuf[0], REPLY_MAX);
-	VIPL_CALL(VipConnectRequest(vi, local, remote, TIMEOUT,
-				    &remote_attribs));
+	/* The server may not wait yet: as VIA programs do, ask again
+	 * while the answer is VIP_NO_MATCH (it comes at once). */
+	for (tries = 0; tries < TIMEOUT / 10; tries++) {
+		rc = VipConnectRequest(vi, local, remote, 5000, &remote_attribs);
+		if (rc != VIP_NO_MATCH)
+			break;
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	VIPL_CALL(rc);
 	for (i = 0; i < NUM_MSGS; i++) {
 		for (j = 0; j < msg_len(i); j++)
 			c->SendBuf[j] = (char)msg_byte(i, j);

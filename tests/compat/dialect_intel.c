@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include <vipl.h>
+#include <time.h>
+#include <unistd.h>
 
 #define NUM_WRITES 3
 #define CHUNK 4096
@@ -211,10 +213,20 @@ static int client(struct endpoint *ep, char *host, const char *disc)
 	struct target t;
 	char want[256];
 	unsigned int i;
+	VIP_RETURN rc;
+	int tries;
 
 	build_msg(reply, ep->mh, ep->msg, 256);
 	CHECK(VipPostRecv(ep->vi, reply, ep->mh));
-	CHECK(VipConnectRequest(ep->vi, local, remote, TIMEOUT, &rattrs));
+	/* The server may not wait yet: as VIA programs do, ask again
+	 * while the answer is VIP_NO_MATCH (it comes at once). */
+	for (tries = 0; tries < TIMEOUT / 10; tries++) {
+		rc = VipConnectRequest(ep->vi, local, remote, 5000, &rattrs);
+		if (rc != VIP_NO_MATCH)
+			break;
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	CHECK(rc);
 	CHECK(VipRecvWait(ep->vi, TIMEOUT, &d));
 	if (d != reply || (d->CS.Status & VIP_STATUS_ERROR_MASK) ||
 	    d->CS.Length != sizeof(t)) {

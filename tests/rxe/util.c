@@ -179,8 +179,16 @@ VIP_RETURN vt_request(VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi, const char *local,
 			*remote = vt_addr(nic, disc);
 	VIP_VI_ATTRIBUTES ra;
 	VIP_RETURN ret;
+	int tries;
 
-	ret = VipConnectRequest(vi, la, remote, VT_TIMEOUT_MS, &ra);
+	/* As VIA programs do: the server may not wait yet, so ask again
+	 * while the answer is "no match" (bounded here by VT_TIMEOUT_MS). */
+	for (tries = 0; tries < VT_TIMEOUT_MS / 5; tries++) {
+		ret = VipConnectRequest(vi, la, remote, 5000, &ra);
+		if (ret != VIP_NO_MATCH)
+			break;
+		usleep(5000);
+	}
 	free(la);
 	free(remote);
 	return ret;

@@ -161,7 +161,16 @@ static VIP_RETURN request(struct host *h, const char *disc, VIP_VI_HANDLE vi)
 {
 	VIP_NET_ADDRESS *remote = address(h->peer, disc);
 	VIP_VI_ATTRIBUTES ra;
-	VIP_RETURN ret = VipConnectRequest(vi, NULL, remote, TIMEOUT_MS, &ra);
+	VIP_RETURN ret = VIP_NO_MATCH;
+	int tries;
+
+	/* The other host's server may not wait yet: ask again while the
+	 * answer is VIP_NO_MATCH, as VIA programs do. */
+	for (tries = 0; tries < TIMEOUT_MS / 10 && ret == VIP_NO_MATCH; tries++) {
+		ret = VipConnectRequest(vi, NULL, remote, 5000, &ra);
+		if (ret == VIP_NO_MATCH)
+			usleep(10000);
+	}
 
 	free(remote);
 	return ret;

@@ -130,3 +130,46 @@ Test(wire, discriminators_pick_stable_ports_in_range)
 	cr_expect_lt(a, 20000 + 8192);
 	cr_expect_geq(map_disc_port(NULL, 0), 20000);
 }
+
+/* A request says how long its requester waits: 10 ms units at offset 14,
+ * 0xffff for ever; a sender that wrote 0 there said nothing. */
+static int32_t patience_through_wire(int32_t ms, uint16_t *raw)
+{
+	struct map_conn_info in = sample(), out;
+	uint8_t buf[WIRE_MAX_LEN];
+	enum wire_kind kind;
+	uint8_t reason;
+	size_t len;
+
+	in.patience_ms = ms;
+	len = wire_build(buf, WIRE_REQUEST, 0, &in);
+	*raw = (uint16_t)(buf[14] << 8 | buf[15]);
+	cr_assert_eq(wire_parse(buf, len, &kind, &reason, &out), 0);
+	return out.patience_ms;
+}
+
+Test(wire, a_request_carries_its_requesters_patience)
+{
+	struct map_conn_info in = sample(), out;
+	uint8_t buf[WIRE_MAX_LEN];
+	enum wire_kind kind;
+	uint8_t reason;
+	uint16_t raw;
+	size_t len;
+
+	cr_expect_eq(patience_through_wire(5000, &raw), 5000);
+	cr_expect_eq(raw, 500);
+	cr_expect_eq(patience_through_wire(-1, &raw), -1);
+	cr_expect_eq(raw, 0xffff);
+	cr_expect_eq(patience_through_wire(3, &raw), 10); /* at least a unit */
+	cr_expect_eq(patience_through_wire(700000, &raw), -1); /* past 655 s */
+	/* An older sender's zero, and answers, say nothing. */
+	len = wire_build(buf, WIRE_REQUEST, 0, &in);
+	buf[14] = buf[15] = 0;
+	cr_assert_eq(wire_parse(buf, len, &kind, &reason, &out), 0);
+	cr_expect_eq(out.patience_ms, MAP_PATIENCE_UNKNOWN);
+	len = wire_build(buf, WIRE_ACCEPT, 0, &in);
+	cr_expect_eq(buf[14] | buf[15], 0);
+	cr_assert_eq(wire_parse(buf, len, &kind, &reason, &out), 0);
+	cr_expect_eq(out.patience_ms, MAP_PATIENCE_UNKNOWN);
+}
