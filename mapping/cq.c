@@ -78,8 +78,8 @@ int map_cq_destroy(struct map_cq *cq)
 {
 	int ret;
 
-	if (cq->unacked)
-		ibv_ack_cq_events(cq->cq, cq->unacked);
+	if (atomic_load(&cq->unacked))
+		ibv_ack_cq_events(cq->cq, atomic_load(&cq->unacked));
 	ret = ibv_destroy_cq(cq->cq);
 	if (ret)
 		return ret;
@@ -98,11 +98,55 @@ int map_cq_arm(struct map_cq *cq)
 	return ibv_req_notify_cq(cq->cq, 0);
 }
 
+/* Takes one event off cq's channel, if there is one. */
+static int take_event(struct map_cq *cq)
+{
+	struct ibv_cq *ev_cq;
+	void *ev_ctx;
+
+	if (ibv_get_cq_event(cq->channel, &ev_cq, &ev_ctx))
+		return errno == EAGAIN ? 0 : (errno ? errno : EIO);
+	/* Acknowledging takes a mutex in libibverbs: batch it. Several
+	 * threads may sleep on one CQ, hence the atomic count. */
+	if (atomic_fetch_add(&cq->unacked, 1) + 1 >= 64) {
+		unsigned int n = atomic_exchange(&cq->unacked, 0);
+
+		if (n)
+			ibv_ack_cq_events(cq->cq, n);
+	}
+	return 0;
+}
+
+int map_cq_block_any(struct map_cq *const *cqs, unsigned int n, int wake_fd,
+		     int timeout_ms)
+{
+	struct pollfd pfd[MAP_BLOCK_ANY_MAX + 1];
+	unsigned int i, k = 0;
+	int ret;
+
+	if (n > MAP_BLOCK_ANY_MAX)
+		n = MAP_BLOCK_ANY_MAX;
+	for (i = 0; i < n; i++)
+		pfd[k++] = (struct pollfd){ .fd = cqs[i]->channel->fd,
+					    .events = POLLIN };
+	if (wake_fd >= 0)
+		pfd[k++] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
+	do {
+		ret = poll(pfd, k, timeout_ms);
+	} while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return errno;
+	if (ret == 0)
+		return ETIMEDOUT;
+	for (i = 0; i < n; i++)
+		if (pfd[i].revents && (ret = take_event(cqs[i])))
+			return ret;
+	return 0;
+}
+
 int map_cq_block(struct map_cq *cq, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = cq->channel->fd, .events = POLLIN };
-	struct ibv_cq *ev_cq;
-	void *ev_ctx;
 	int ret;
 
 	do {
@@ -112,12 +156,5 @@ int map_cq_block(struct map_cq *cq, int timeout_ms)
 		return errno;
 	if (ret == 0)
 		return ETIMEDOUT;
-	if (ibv_get_cq_event(cq->channel, &ev_cq, &ev_ctx))
-		return errno == EAGAIN ? 0 : (errno ? errno : EIO);
-	/* Acknowledging takes a mutex in libibverbs: batch it. */
-	if (++cq->unacked >= 64) {
-		ibv_ack_cq_events(cq->cq, cq->unacked);
-		cq->unacked = 0;
-	}
-	return 0;
+	return take_event(cq);
 }

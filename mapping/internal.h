@@ -39,7 +39,7 @@ struct map_mr {
 struct map_cq {
 	struct ibv_cq *cq;
 	struct ibv_comp_channel *channel;
-	unsigned int unacked; /* CQ events not yet acknowledged */
+	atomic_uint unacked; /* CQ events not yet acknowledged */
 };
 
 struct map_qp {

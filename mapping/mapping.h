@@ -134,6 +134,12 @@ int map_cq_arm(struct map_cq *cq);
 /* Sleep until the armed CQ has an event or timeout_ms passes (-1: forever).
  * Returns 0 on an event, ETIMEDOUT, or an errno value. */
 int map_cq_block(struct map_cq *cq, int timeout_ms);
+#define MAP_BLOCK_ANY_MAX 64
+/* The same for n (at most MAP_BLOCK_ANY_MAX) armed CQs at once, and a file descriptor (-1: none)
+ * whose readability also ends the sleep; every event found is consumed.
+ * Returns 0 (something happened), ETIMEDOUT, or an errno value. */
+int map_cq_block_any(struct map_cq *const *cqs, unsigned int n, int wake_fd,
+		     int timeout_ms);
 
 /* Pure translation of one verbs completion status (unit-tested). */
 uint32_t map_wc_status_to_vip(int ibv_wc_status);

@@ -98,6 +98,12 @@ struct vip_mr_table {
 	uint32_t live; /* regions in the table; at most half of it */
 };
 
+enum vip_progress_mode {
+	VIP_PROGRESS_OFF, /* VIPL_PROGRESS=0 */
+	VIP_PROGRESS_WATCH, /* the default: find unpolled queues, serve them */
+	VIP_PROGRESS_FULL, /* VIPL_PROGRESS=1: poll every queue, always */
+};
+
 struct vip_nic {
 	void *handle;
 	struct map_dev *dev;
@@ -107,11 +113,14 @@ struct vip_nic {
 	struct vip_mr_table mrs;
 	VIP_ERROR_HANDLER error_handler;
 	VIP_PVOID error_context;
-	/* Progress mode (VIPL_PROGRESS): a thread that writes descriptor
-	 * statuses as completions arrive, for programs that spin on them. */
-	bool progress;
+	/* progress.c: a thread that writes descriptor statuses for programs
+	 * that spin on them instead of calling Done. */
+	enum vip_progress_mode progress_mode;
+	bool progress; /* VIPL_PROGRESS=1: poll all the time */
 	atomic_bool progress_stop;
 	pthread_t progress_thread;
+	int progress_wake[2]; /* a byte here wakes the watcher */
+	atomic_int vis_waiters; /* threads waiting for vis_lock */
 	pthread_mutex_t vis_lock; /* the list below; held during a sweep */
 	struct vip_vi *vis;
 };
@@ -163,6 +172,12 @@ struct vip_queue {
 	struct vip_vi *vi;
 	bool recv;
 	struct vip_notify notify;
+	/* The watcher's (progress.c), under nic->vis_lock: whether the
+	 * program leaves this queue unpolled (it spins on CS.Status), what
+	 * done was at the last look, and looks since it last found work. */
+	bool spun;
+	uint32_t seen_done;
+	uint32_t misses;
 };
 
 struct vip_vi {

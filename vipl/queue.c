@@ -246,10 +246,11 @@ VIP_INLINE VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	int err = 0;
 
 	vip_spin_lock(&q->lock);
-	/* Progress mode serves programs that spin on Status and may never
-	 * dequeue: make room by dropping what they already saw complete. */
-	if (q->tail - q->head > q->mask && vi->nic->progress &&
-	    q->head != q->done)
+	/* Programs that spin on Status (progress mode, or a queue the
+	 * watcher found unpolled) may never dequeue: make room by dropping
+	 * what they already saw complete. */
+	if (q->tail - q->head > q->mask && q->head != q->done &&
+	    (vi->nic->progress || __atomic_load_n(&q->spun, __ATOMIC_RELAXED)))
 		q->head++;
 	if (q->tail - q->head > q->mask) {
 		vip_spin_unlock(&q->lock);
