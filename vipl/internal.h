@@ -259,6 +259,28 @@ static inline struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key)
 bool vip_addr_valid(const VIP_NET_ADDRESS *a, unsigned int max_disc);
 const uint8_t *vip_addr_disc(const VIP_NET_ADDRESS *a);
 
+/* devname.c: the device names of the VIA era (pure, unit-tested) */
+enum vip_devname_kind {
+	VIP_DEVNAME_DEFAULT, /* NULL or "": the first device */
+	VIP_DEVNAME_VERBS, /* name: a verbs device name */
+	VIP_DEVNAME_NETDEV, /* name: M-VIA's /dev/via_<name> */
+	VIP_DEVNAME_LOOPBACK, /* M-VIA's /dev/via_lo (name "lo") */
+	VIP_DEVNAME_INDEX, /* index: cLAN's clanvi<N>, VI-GM's VINIC<N> */
+};
+
+struct vip_devname {
+	enum vip_devname_kind kind;
+	const char *name; /* points into the string parsed */
+	unsigned int index;
+};
+
+/* 0, or EINVAL for a name no device can have (/dev/via_ alone...). */
+int vip_devname_parse(const char *name, struct vip_devname *out);
+/* nic.c: why the calling thread's last VipOpenNic failed or what it
+ * opened instead of the name given ("" when there is nothing to say),
+ * for the tracer. */
+const char *vip_nic_open_note(void);
+
 /* vi.c / queue.c */
 VIP_VI_STATE vip_vi_state(struct vip_vi *vi);
 int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
