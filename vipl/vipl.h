@@ -356,8 +356,11 @@ typedef void (*VIP_CQ_CALLBACK)(VIP_PVOID Context, VIP_NIC_HANDLE NicHandle,
 /* Functions                                                           */
 /* ------------------------------------------------------------------ */
 
-/* NIC. DeviceName is a verbs device name; NULL or "" picks $VIPL_DEVICE,
- * else the first device. */
+/* NIC. DeviceName is a verbs device name or a VIA-era one: /dev/via_<netdev>
+ * (the device bound to that interface; /dev/via_lo: lo's, else the first),
+ * /dev/clanvi<N> or clanvi<N>, VINIC or VINIC<N> (the N-th device, from 0).
+ * NULL or "" picks the first device. $VIPL_DEVICE, when set, overrides
+ * whatever name is passed. */
 VIP_RETURN VipOpenNic(IN const VIP_CHAR *DeviceName,
 		      OUT VIP_NIC_HANDLE *NicHandle);
 VIP_RETURN VipCloseNic(IN VIP_NIC_HANDLE NicHandle);
