@@ -20,6 +20,9 @@
 #define VIPL_DISC_MAX 16 /* MaxDiscriminatorLen: what fits in wire.h */
 #define VIPL_QUEUE_DEPTH 1024 /* descriptors per work queue, at most */
 #define VIPL_MAX_SEGMENTS 16 /* segments per descriptor, at most */
+/* MaxTransferSize, at most: VIA programs keep it in an int (vipl-api.md
+ * section 5), and rxe's max_msg_sz of 2^31 would turn negative there. */
+#define VIPL_MAX_TRANSFER 0x7fffffffu
 
 /* ------------------------------------------------------------ handles */
 
@@ -216,6 +219,8 @@ uint64_t vip_now_ns(void);
 int vip_timeout_ms(VIP_ULONG timeout);
 
 struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h);
+/* What VipQueryNic reports for a device with attributes d (pure). */
+void vip_nic_attrs(const struct map_dev_attr *d, VIP_NIC_ATTRIBUTES *a);
 void vip_nic_refresh_addr(struct vip_nic *nic);
 struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 				  VIP_PROTECTION_HANDLE h);

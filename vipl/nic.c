@@ -286,16 +286,12 @@ void vip_nic_refresh_addr(struct vip_nic *nic)
 	pthread_mutex_unlock(&nic->lock);
 }
 
-VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
+/*
+ * A verbs device's attributes as VIPL reports them (pure: unit-tested in
+ * tests/unit/test_nic_attrs.c). The address is the caller's to copy.
+ */
+void vip_nic_attrs(const struct map_dev_attr *d, VIP_NIC_ATTRIBUTES *a)
 {
-	struct vip_nic *nic = vip_nic_get(NicHandle);
-	struct map_dev_attr *d;
-
-	if (!nic || !a)
-		return VIP_INVALID_PARAMETER;
-	vip_nic_refresh_addr(nic);
-	d = &nic->attr;
-
 	memset(a, 0, sizeof(*a));
 	snprintf(a->Name, sizeof(a->Name), "%s", d->name);
 	a->HardwareVersion = d->hw_ver;
@@ -312,7 +308,8 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 	a->MaxSegmentsPerDesc = min_u32(d->max_sge, VIPL_MAX_SEGMENTS);
 	a->MaxCQ = d->max_cq;
 	a->MaxCQEntries = d->max_cqe;
-	a->MaxTransferSize = d->max_msg_sz;
+	/* Programs keep it in an int; VipCreateVi checks against this. */
+	a->MaxTransferSize = min_u32(d->max_msg_sz, VIPL_MAX_TRANSFER);
 	a->NativeMTU = d->mtu;
 	a->MaxPtags = d->max_pd ? d->max_pd - 1 : 0; /* one is the default */
 	/* Unreliable runs on UC queue pairs, both reliable levels on RC;
@@ -324,6 +321,16 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 				     ? VIP_SERVICE_RELIABLE_DELIVERY |
 					       VIP_SERVICE_RELIABLE_RECEPTION
 				     : 0;
+}
+
+VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+
+	if (!nic || !a)
+		return VIP_INVALID_PARAMETER;
+	vip_nic_refresh_addr(nic);
+	vip_nic_attrs(&nic->attr, a);
 	return VIP_SUCCESS;
 }
 
