@@ -227,7 +227,8 @@ typedef struct _VIP_NET_ADDRESS {
  *   MaxDiscriminatorLen    16: libvipl's, what fits in rdma_cm private data
  *   MaxDescriptorsPerQueue libvipl's cap (1024) within the device's max_qp_wr
  *   MaxSegmentsPerDesc     libvipl's cap (16) within the device's max_sge
- *   MaxTransferSize        the port's max_msg_sz
+ *   MaxTransferSize        the port's max_msg_sz, at most 0x7fffffff
+ *                          (INT32_MAX): VIA programs keep it in an int
  *   NativeMTU              the port's active path MTU
  *   MaxPtags               the device's max_pd less the NIC's default ptag
  *   ReliabilityLevelSupport all three (UC for unreliable, RC for both
@@ -260,7 +261,8 @@ typedef struct _VIP_NIC_ATTRIBUTES {
 
 /* A NULL Ptag selects the NIC's default protection tag. QoS is accepted
  * and ignored (the spec leaves its contents undefined). MaxTransferSize 0
- * asks for the NIC's maximum. */
+ * asks for the NIC's maximum (VipQueryNic's, so at most 0x7fffffff); more
+ * than that is VIP_INVALID_MTU. */
 typedef struct _VIP_VI_ATTRIBUTES {
 	VIP_RELIABILITY_LEVEL ReliabilityLevel;
 	VIP_ULONG MaxTransferSize;
