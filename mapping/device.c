@@ -1,5 +1,7 @@
 /* device.c - NIC: a verbs device context shared with rdma_cm. */
 #include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,21 +12,93 @@
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0,
 					      0, 0, 0, 0, 0xff, 0xff };
 
-int map_dev_open(const char *name, struct map_dev **out)
+/* Every valid GID entry of ctx, each port's (free() it), or NULL. */
+static struct ibv_gid_entry *gid_table(struct ibv_context *ctx, ssize_t *n)
+{
+	struct ibv_device_attr da;
+	struct ibv_port_attr pa;
+	struct ibv_gid_entry *e;
+	size_t max = 0;
+	int p;
+
+	*n = 0;
+	if (ibv_query_device(ctx, &da))
+		return NULL;
+	for (p = 1; p <= da.phys_port_cnt; p++)
+		if (!ibv_query_port(ctx, (uint8_t)p, &pa))
+			max += (size_t)pa.gid_tbl_len;
+	e = max ? calloc(max, sizeof(*e)) : NULL;
+	if (!e)
+		return NULL;
+	*n = ibv_query_gid_table(ctx, e, max, 0);
+	if (*n <= 0) {
+		*n = 0;
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+/*
+ * The port of ctx bound to interface ifindex, or 0. RoCE devices (rxe
+ * among them) name the netdev behind each GID; InfiniBand ports have none,
+ * so only /dev/via_<name> on Ethernet finds a device.
+ */
+static uint8_t port_on_netdev(struct ibv_context *ctx, unsigned int ifindex)
+{
+	struct ibv_gid_entry *e;
+	uint8_t port = 0;
+	ssize_t i, n;
+
+	e = gid_table(ctx, &n);
+	for (i = 0; i < n; i++) {
+		if (e[i].ndev_ifindex == ifindex) {
+			port = (uint8_t)e[i].port_num;
+			break;
+		}
+	}
+	free(e);
+	return port;
+}
+
+/* The port of list[i] sel picks, or 0 if it picks another device. */
+static uint8_t pick(const struct map_dev_sel *sel, struct ibv_context *ctx,
+		    int i, unsigned int ifindex)
+{
+	switch (sel->by) {
+	case MAP_DEV_FIRST:
+		return MAP_PORT;
+	case MAP_DEV_NAME:
+		return strcmp(ibv_get_device_name(ctx->device), sel->name)
+			       ? 0
+			       : MAP_PORT;
+	case MAP_DEV_NETDEV:
+		return port_on_netdev(ctx, ifindex);
+	case MAP_DEV_INDEX:
+		return (unsigned int)i == sel->index ? MAP_PORT : 0;
+	}
+	return 0;
+}
+
+int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 {
 	struct ibv_context **list;
+	unsigned int ifindex = 0;
 	struct map_dev *dev;
+	uint8_t port = 0;
 	int i, n = 0;
 
+	if (sel->by == MAP_DEV_NETDEV) {
+		ifindex = if_nametoindex(sel->name);
+		if (!ifindex)
+			return ENOENT;
+	}
 	list = rdma_get_devices(&n);
 	if (!list)
 		return errno ? errno : ENODEV;
-	for (i = 0; i < n; i++) {
-		if (!name || !*name ||
-		    !strcmp(ibv_get_device_name(list[i]->device), name))
-			break;
-	}
-	if (i == n) {
+	for (i = 0; i < n && !port; i++)
+		port = pick(sel, list[i], i, ifindex);
+	if (!port) {
 		rdma_free_devices(list);
 		return ENODEV;
 	}
@@ -33,12 +107,70 @@ int map_dev_open(const char *name, struct map_dev **out)
 		rdma_free_devices(list);
 		return ENOMEM;
 	}
-	dev->ctx = list[i];
+	dev->ctx = list[i - 1];
 	dev->list = list;
-	dev->port = MAP_PORT;
+	dev->port = port;
 	pthread_mutex_init(&dev->lock, NULL);
 	*out = dev;
 	return 0;
+}
+
+/* Appends " (if1, if2)": the interfaces ctx's ports are bound to. */
+static size_t put_netdevs(char *buf, size_t len, struct ibv_context *ctx)
+{
+	char name[IF_NAMESIZE];
+	struct ibv_gid_entry *e;
+	size_t off = 0;
+	ssize_t i, j, n;
+	int w;
+
+	e = gid_table(ctx, &n);
+	for (i = 0; i < n; i++) {
+		if (!e[i].ndev_ifindex || !if_indextoname(e[i].ndev_ifindex,
+							  name))
+			continue;
+		for (j = 0; j < i; j++)
+			if (e[j].ndev_ifindex == e[i].ndev_ifindex)
+				break;
+		if (j < i)
+			continue; /* said already */
+		w = snprintf(buf + off, len - off, "%s%s", off ? ", " : " (",
+			     name);
+		if (w < 0 || (size_t)w >= len - off) {
+			buf[off] = '\0'; /* no half name */
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(e);
+	if (off && off + 1 < len) {
+		buf[off++] = ')';
+		buf[off] = '\0';
+	}
+	return off;
+}
+
+void map_dev_list(char *buf, size_t len)
+{
+	struct ibv_context **list;
+	size_t off = 0;
+	int i, n = 0, w;
+
+	if (!len)
+		return;
+	snprintf(buf, len, "none");
+	list = rdma_get_devices(&n);
+	if (!list)
+		return;
+	for (i = 0; i < n && off + 1 < len; i++) {
+		w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+			     ibv_get_device_name(list[i]->device));
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+		off += put_netdevs(buf + off, len - off, list[i]);
+	}
+	rdma_free_devices(list);
 }
 
 void map_dev_close(struct map_dev *dev)

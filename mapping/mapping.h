@@ -67,8 +67,29 @@ struct map_dev_attr {
 	uint32_t max_qp_rd_atom;
 };
 
-/* name NULL or "" picks the first device. */
-int map_dev_open(const char *name, struct map_dev **out);
+/* Which device to open, in librdmacm's (and libibverbs') list order. */
+enum map_dev_by {
+	MAP_DEV_FIRST,
+	MAP_DEV_NAME, /* name: the verbs device name */
+	MAP_DEV_NETDEV, /* name: a port of it is bound to this interface */
+	MAP_DEV_INDEX, /* index: the index-th device, from 0 */
+};
+
+struct map_dev_sel {
+	enum map_dev_by by;
+	const char *name;
+	unsigned int index;
+};
+
+/*
+ * Opens the device sel picks, on port 1 (MAP_DEV_NETDEV: on the port bound
+ * to the interface). ENODEV when no device matches, ENOENT when the
+ * network interface sel names does not exist.
+ */
+int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out);
+/* "rxe0 (vipl0), mlx5_0 (ens1f0)": every device in list order with the
+ * interfaces its ports are bound to, or "none"; truncated to fit. */
+void map_dev_list(char *buf, size_t len);
 void map_dev_close(struct map_dev *dev);
 int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr);
 

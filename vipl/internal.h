@@ -20,6 +20,9 @@
 #define VIPL_DISC_MAX 16 /* MaxDiscriminatorLen: what fits in wire.h */
 #define VIPL_QUEUE_DEPTH 1024 /* descriptors per work queue, at most */
 #define VIPL_MAX_SEGMENTS 16 /* segments per descriptor, at most */
+/* MaxTransferSize, at most: VIA programs keep it in an int (vipl-api.md
+ * section 5), and rxe's max_msg_sz of 2^31 would turn negative there. */
+#define VIPL_MAX_TRANSFER 0x7fffffffu
 
 /* ------------------------------------------------------------ handles */
 
@@ -231,6 +234,8 @@ uint64_t vip_now_ns(void);
 int vip_timeout_ms(VIP_ULONG timeout);
 
 struct vip_nic *vip_nic_get(VIP_NIC_HANDLE h);
+/* What VipQueryNic reports for a device with attributes d (pure). */
+void vip_nic_attrs(const struct map_dev_attr *d, VIP_NIC_ATTRIBUTES *a);
 void vip_nic_refresh_addr(struct vip_nic *nic);
 struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 				  VIP_PROTECTION_HANDLE h);
@@ -273,6 +278,28 @@ static inline struct vip_mr *vip_mr_find(struct vip_nic *nic, uint32_t key)
 /* addr.c: pure (unit-tested) */
 bool vip_addr_valid(const VIP_NET_ADDRESS *a, unsigned int max_disc);
 const uint8_t *vip_addr_disc(const VIP_NET_ADDRESS *a);
+
+/* devname.c: the device names of the VIA era (pure, unit-tested) */
+enum vip_devname_kind {
+	VIP_DEVNAME_DEFAULT, /* NULL or "": the first device */
+	VIP_DEVNAME_VERBS, /* name: a verbs device name */
+	VIP_DEVNAME_NETDEV, /* name: M-VIA's /dev/via_<name> */
+	VIP_DEVNAME_LOOPBACK, /* M-VIA's /dev/via_lo (name "lo") */
+	VIP_DEVNAME_INDEX, /* index: cLAN's clanvi<N>, VI-GM's VINIC<N> */
+};
+
+struct vip_devname {
+	enum vip_devname_kind kind;
+	const char *name; /* points into the string parsed */
+	unsigned int index;
+};
+
+/* 0, or EINVAL for a name no device can have (/dev/via_ alone...). */
+int vip_devname_parse(const char *name, struct vip_devname *out);
+/* nic.c: why the calling thread's last VipOpenNic failed or what it
+ * opened instead of the name given ("" when there is nothing to say),
+ * for the tracer. */
+const char *vip_nic_open_note(void);
 
 /* vi.c / queue.c */
 VIP_VI_STATE vip_vi_state(struct vip_vi *vi);

@@ -26,24 +26,146 @@ static void device_event(void *arg, enum map_dev_event ev)
 		vip_report_error(arg, NULL, NULL, resource, code);
 }
 
+/*
+ * What the calling thread's last VipOpenNic has to tell the tracer: why it
+ * failed, or which device a VIA name (or VIPL_DEVICE) opened. Written on
+ * open only, never on the hot path.
+ */
+static _Thread_local char open_note[192];
+
+const char *vip_nic_open_note(void)
+{
+	return open_note;
+}
+
+/* The name VipOpenNic goes by: VIPL_DEVICE overrides the program's. */
+struct open_name {
+	const char *name;
+	bool from_env;
+	struct vip_devname dn;
+};
+
+static void note_failure(const struct open_name *on, int err)
+{
+	const struct vip_devname *dn = &on->dn;
+	char who[96] = "";
+	char why[96];
+
+	if (on->name && *on->name)
+		snprintf(who, sizeof(who), "%s\"%s\": ",
+			 on->from_env ? "VIPL_DEVICE=" : "", on->name);
+	if (err == EINVAL)
+		snprintf(why, sizeof(why), "no device has such a name");
+	else if (err == ENOENT)
+		snprintf(why, sizeof(why), "no network interface %s",
+			 dn->name);
+	else if (err == ENODEV && dn->kind == VIP_DEVNAME_NETDEV)
+		snprintf(why, sizeof(why), "no verbs device is bound to %s",
+			 dn->name);
+	else if (err == ENODEV && dn->kind == VIP_DEVNAME_INDEX)
+		snprintf(why, sizeof(why), "no verbs device number %u "
+			 "(counting from 0)", dn->index);
+	else if (err == ENODEV && dn->kind == VIP_DEVNAME_VERBS)
+		snprintf(why, sizeof(why), "no verbs device of that name");
+	else if (err == ENODEV)
+		snprintf(why, sizeof(why), "no verbs device");
+	else
+		snprintf(why, sizeof(why), "%s", strerror(err));
+	snprintf(open_note, sizeof(open_note), "%s%s", who, why);
+}
+
+static struct map_dev_sel dev_sel(const struct vip_devname *dn)
+{
+	struct map_dev_sel sel = { .by = MAP_DEV_FIRST };
+
+	switch (dn->kind) {
+	case VIP_DEVNAME_DEFAULT:
+		break;
+	case VIP_DEVNAME_VERBS:
+		sel.by = MAP_DEV_NAME;
+		sel.name = dn->name;
+		break;
+	case VIP_DEVNAME_NETDEV:
+	case VIP_DEVNAME_LOOPBACK:
+		sel.by = MAP_DEV_NETDEV;
+		sel.name = dn->name;
+		break;
+	case VIP_DEVNAME_INDEX:
+		sel.by = MAP_DEV_INDEX;
+		sel.index = dn->index;
+		break;
+	}
+	return sel;
+}
+
+/*
+ * Opens the device a name of either era picks (devname.c). VIPL_DEVICE,
+ * read at each call, wins over the program's name so that a program with
+ * a name we cannot map runs unchanged.
+ */
+static int open_dev(const VIP_CHAR *program_name, struct open_name *on,
+		    struct map_dev **dev)
+{
+	const char *env = getenv("VIPL_DEVICE");
+	struct map_dev_sel sel;
+	int err;
+
+	on->from_env = env && *env;
+	on->name = on->from_env ? env : program_name;
+	err = vip_devname_parse(on->name, &on->dn);
+	if (err)
+		goto err_note;
+	sel = dev_sel(&on->dn);
+	err = map_dev_open(&sel, dev);
+	/* M-VIA's /dev/via_lo reached this host only: with no device on lo,
+	 * any device does (docs/porting.md). */
+	if ((err == ENODEV || err == ENOENT) &&
+	    on->dn.kind == VIP_DEVNAME_LOOPBACK) {
+		sel.by = MAP_DEV_FIRST;
+		err = map_dev_open(&sel, dev);
+	}
+	if (err)
+		goto err_note;
+	return 0;
+
+err_note:
+	note_failure(on, err);
+	return err;
+}
+
+/* Says which device opened when the name given was not its own. */
+static void note_success(const VIP_CHAR *program_name,
+			 const struct open_name *on, const char *opened)
+{
+	if (!program_name || !*program_name || !strcmp(program_name, opened))
+		return;
+	if (on->from_env)
+		snprintf(open_note, sizeof(open_note),
+			 "opened %s: VIPL_DEVICE=%s overrides the name",
+			 opened, on->name);
+	else
+		snprintf(open_note, sizeof(open_note), "opened %s", opened);
+}
+
 VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 {
+	struct open_name on;
 	struct vip_nic *nic;
 	int err;
 
+	open_note[0] = '\0';
 	if (!NicHandle)
 		return VIP_INVALID_PARAMETER;
-	if (!DeviceName || !*DeviceName)
-		DeviceName = getenv("VIPL_DEVICE");
 	nic = calloc(1, sizeof(*nic));
 	if (!nic)
 		return VIP_ERROR_RESOURCE;
-	err = map_dev_open(DeviceName, &nic->dev);
+	err = open_dev(DeviceName, &on, &nic->dev);
 	if (err)
 		goto err_free;
 	err = map_dev_query(nic->dev, &nic->attr);
 	if (err)
 		goto err_dev;
+	note_success(DeviceName, &on, nic->attr.name);
 	/* NULL ptags (Giganet programs) select this one. */
 	nic->default_ptag.nic = nic;
 	err = map_pd_alloc(nic->dev, &nic->default_ptag.pd);
@@ -164,16 +286,12 @@ void vip_nic_refresh_addr(struct vip_nic *nic)
 	pthread_mutex_unlock(&nic->lock);
 }
 
-VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
+/*
+ * A verbs device's attributes as VIPL reports them (pure: unit-tested in
+ * tests/unit/test_nic_attrs.c). The address is the caller's to copy.
+ */
+void vip_nic_attrs(const struct map_dev_attr *d, VIP_NIC_ATTRIBUTES *a)
 {
-	struct vip_nic *nic = vip_nic_get(NicHandle);
-	struct map_dev_attr *d;
-
-	if (!nic || !a)
-		return VIP_INVALID_PARAMETER;
-	vip_nic_refresh_addr(nic);
-	d = &nic->attr;
-
 	memset(a, 0, sizeof(*a));
 	snprintf(a->Name, sizeof(a->Name), "%s", d->name);
 	a->HardwareVersion = d->hw_ver;
@@ -190,7 +308,8 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 	a->MaxSegmentsPerDesc = min_u32(d->max_sge, VIPL_MAX_SEGMENTS);
 	a->MaxCQ = d->max_cq;
 	a->MaxCQEntries = d->max_cqe;
-	a->MaxTransferSize = d->max_msg_sz;
+	/* Programs keep it in an int; VipCreateVi checks against this. */
+	a->MaxTransferSize = min_u32(d->max_msg_sz, VIPL_MAX_TRANSFER);
 	a->NativeMTU = d->mtu;
 	a->MaxPtags = d->max_pd ? d->max_pd - 1 : 0; /* one is the default */
 	/* Unreliable runs on UC queue pairs, both reliable levels on RC;
@@ -202,6 +321,16 @@ VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
 				     ? VIP_SERVICE_RELIABLE_DELIVERY |
 					       VIP_SERVICE_RELIABLE_RECEPTION
 				     : 0;
+}
+
+VIP_RETURN VipQueryNic(VIP_NIC_HANDLE NicHandle, VIP_NIC_ATTRIBUTES *a)
+{
+	struct vip_nic *nic = vip_nic_get(NicHandle);
+
+	if (!nic || !a)
+		return VIP_INVALID_PARAMETER;
+	vip_nic_refresh_addr(nic);
+	vip_nic_attrs(&nic->attr, a);
 	return VIP_SUCCESS;
 }
 

@@ -138,7 +138,8 @@ static void emit(struct line *l)
 	errno = saved;
 }
 
-static void end(struct line *l, VIP_RETURN r)
+/* Closes the call: ") = RESULT", then " (note)" if there is one. */
+static void end_note(struct line *l, VIP_RETURN r, const char *note)
 {
 	const char *name = vip_return_name(r);
 	const char *body = l->buf + l->body;
@@ -148,6 +149,8 @@ static void end(struct line *l, VIP_RETURN r)
 		put(l, ") = %s", name);
 	else
 		put(l, ") = %d", (int)r);
+	if (note && *note)
+		put(l, " (%s)", note);
 	len = l->n - l->body;
 	if (r == VIP_NOT_DONE && len < sizeof(last_poll) &&
 	    !strncmp(last_poll, body, len) && !last_poll[len]) {
@@ -171,6 +174,11 @@ static void end(struct line *l, VIP_RETURN r)
 		last_poll[0] = '\0';
 	}
 	emit(l);
+}
+
+static void end(struct line *l, VIP_RETURN r)
+{
+	end_note(l, r, NULL);
 }
 
 /* ------------------------------------------------------------ arguments */
@@ -452,11 +460,20 @@ IMPL(VipOpenNic);
 static TRACE_COLD VIP_RETURN trace_VipOpenNic(const VIP_CHAR *name,
 					      VIP_NIC_HANDLE *nic)
 {
+	char note[512], devs[320];
+
 	TRACE_START(VipOpenNic);
 	r = vipl_impl_VipOpenNic(name, nic);
 	put_str(&l, "name", name);
 	put_out_ptr(&l, "nic", r == VIP_SUCCESS, nic);
-	end(&l, r);
+	/* A failed open says why and what there is to open instead. */
+	snprintf(note, sizeof(note), "%s", vip_nic_open_note());
+	if (r != VIP_SUCCESS && *note) {
+		map_dev_list(devs, sizeof(devs));
+		snprintf(note, sizeof(note), "%s; devices: %s",
+			 vip_nic_open_note(), devs);
+	}
+	end_note(&l, r, note);
 	return r;
 }
 WRAP(VipOpenNic, (const VIP_CHAR *name, VIP_NIC_HANDLE *nic), (name, nic))

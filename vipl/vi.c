@@ -4,9 +4,12 @@
 
 #include "internal.h"
 
+/* Flags VIPL accepts on a level and ignores: Giganet's DFC, Argonne's ACK. */
+#define IGNORED_LEVEL_FLAGS (VIP_SERVICE_DFC | VIP_SERVICE_ACK)
+
 static bool one_level(VIP_RELIABILITY_LEVEL level)
 {
-	level &= ~VIP_SERVICE_DFC; /* Giganet flag: accepted, no effect */
+	level &= ~IGNORED_LEVEL_FLAGS;
 	return level == VIP_SERVICE_UNRELIABLE ||
 	       level == VIP_SERVICE_RELIABLE_DELIVERY ||
 	       level == VIP_SERVICE_RELIABLE_RECEPTION;
@@ -146,6 +149,8 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	vi->nic = nic;
 	vi->ptag = ptag;
 	vi->attrs = *ViAttribs;
+	/* ACK is dropped here, so a peer compares the bare level. */
+	vi->attrs.ReliabilityLevel &= ~VIP_SERVICE_ACK;
 	/* 0 asks for the most the NIC can do. */
 	if (!vi->attrs.MaxTransferSize)
 		vi->attrs.MaxTransferSize = na.MaxTransferSize;
@@ -308,6 +313,7 @@ VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE ViHandle, VIP_VI_ATTRIBUTES *Attrs)
 	if (ret != VIP_SUCCESS)
 		return ret;
 	next = *Attrs;
+	next.ReliabilityLevel &= ~VIP_SERVICE_ACK;
 	if (!next.MaxTransferSize)
 		next.MaxTransferSize = na.MaxTransferSize;
 	if (ptag != vi->ptag || is_unreliable(next.ReliabilityLevel) !=

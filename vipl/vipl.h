@@ -18,6 +18,11 @@
  */
 #ifndef VIPL_H
 #define VIPL_H
+/* The vendors' own guards (Giganet's, Intel's as Iometer ships it): code
+ * that tests them finds a VIPL header, and a vendor copy included after
+ * this one stays out instead of redefining every type. */
+#define _VIPL_H
+#define _VIPL_ 1
 
 #include <stddef.h>
 #include <stdint.h>
@@ -85,11 +90,23 @@ typedef VIP_USHORT VIP_RELIABILITY_LEVEL;
 #define VIP_SERVICE_RELIABLE_DELIVERY 0x02
 #define VIP_SERVICE_RELIABLE_RECEPTION 0x04
 #define VIP_SERVICE_DFC (1 << 15) /* Giganet: accepted, no effect */
+/* Argonne's modified Giganet header: the three levels as one mask, and a
+ * flag VipCreateVi accepts and ignores (VipQueryVi does not report it). */
+#define VIP_BASE_SERVICES                                                      \
+	(VIP_SERVICE_UNRELIABLE | VIP_SERVICE_RELIABLE_DELIVERY |              \
+	 VIP_SERVICE_RELIABLE_RECEPTION)
+#define VIP_SERVICE_ACK (1 << 14)
 
 /* ------------------------------------------------------------------ */
 /* Return codes, states, errors                                        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Each enumerator is also a macro of itself, so that code guarding its own
+ * fallback (#ifndef VIP_ERROR_NOT_SUPPORTED ... #define it ... #endif)
+ * sees ours and keeps our value; the names keep their enum types. (#if
+ * cannot compare them: the preprocessor knows no enum values.)
+ */
 typedef enum {
 	VIP_SUCCESS,
 	VIP_NOT_DONE,
@@ -112,6 +129,25 @@ typedef enum {
 	VIP_ERROR
 } VIP_RETURN;
 
+#define VIP_SUCCESS VIP_SUCCESS
+#define VIP_NOT_DONE VIP_NOT_DONE
+#define VIP_INVALID_PARAMETER VIP_INVALID_PARAMETER
+#define VIP_ERROR_RESOURCE VIP_ERROR_RESOURCE
+#define VIP_TIMEOUT VIP_TIMEOUT
+#define VIP_REJECT VIP_REJECT
+#define VIP_INVALID_RELIABILITY_LEVEL VIP_INVALID_RELIABILITY_LEVEL
+#define VIP_INVALID_MTU VIP_INVALID_MTU
+#define VIP_INVALID_QOS VIP_INVALID_QOS
+#define VIP_INVALID_PTAG VIP_INVALID_PTAG
+#define VIP_INVALID_RDMAREAD VIP_INVALID_RDMAREAD
+#define VIP_DESCRIPTOR_ERROR VIP_DESCRIPTOR_ERROR
+#define VIP_INVALID_STATE VIP_INVALID_STATE
+#define VIP_ERROR_NAMESERVICE VIP_ERROR_NAMESERVICE
+#define VIP_NO_MATCH VIP_NO_MATCH
+#define VIP_NOT_REACHABLE VIP_NOT_REACHABLE
+#define VIP_ERROR_NOT_SUPPORTED VIP_ERROR_NOT_SUPPORTED
+#define VIP_ERROR VIP_ERROR
+
 typedef enum {
 	VIP_STATE_IDLE,
 	VIP_STATE_CONNECTED,
@@ -119,7 +155,13 @@ typedef enum {
 	VIP_STATE_ERROR
 } VIP_VI_STATE;
 
-typedef enum {
+#define VIP_STATE_IDLE VIP_STATE_IDLE
+#define VIP_STATE_CONNECTED VIP_STATE_CONNECTED
+#define VIP_STATE_CONNECT_PENDING VIP_STATE_CONNECT_PENDING
+#define VIP_STATE_ERROR VIP_STATE_ERROR
+
+/* Tagged as both vendors' headers tag it. */
+typedef enum _VIP_ERROR_CODE {
 	VIP_ERROR_POST_DESC,
 	VIP_ERROR_CONN_LOST,
 	VIP_ERROR_RECVQ_EMPTY,
@@ -133,12 +175,29 @@ typedef enum {
 	VIP_ERROR_CATASTROPHIC
 } VIP_ERROR_CODE;
 
-typedef enum {
+#define VIP_ERROR_POST_DESC VIP_ERROR_POST_DESC
+#define VIP_ERROR_CONN_LOST VIP_ERROR_CONN_LOST
+#define VIP_ERROR_RECVQ_EMPTY VIP_ERROR_RECVQ_EMPTY
+#define VIP_ERROR_VI_OVERRUN VIP_ERROR_VI_OVERRUN
+#define VIP_ERROR_RDMAW_PROT VIP_ERROR_RDMAW_PROT
+#define VIP_ERROR_RDMAW_DATA VIP_ERROR_RDMAW_DATA
+#define VIP_ERROR_RDMAW_ABORT VIP_ERROR_RDMAW_ABORT
+#define VIP_ERROR_RDMAR_PROT VIP_ERROR_RDMAR_PROT
+#define VIP_ERROR_COMP_PROT VIP_ERROR_COMP_PROT
+#define VIP_ERROR_RDMA_TRANSPORT VIP_ERROR_RDMA_TRANSPORT
+#define VIP_ERROR_CATASTROPHIC VIP_ERROR_CATASTROPHIC
+
+typedef enum _VIP_RESOURCE_CODE {
 	VIP_RESOURCE_NIC,
 	VIP_RESOURCE_VI,
 	VIP_RESOURCE_CQ,
 	VIP_RESOURCE_DESCRIPTOR
 } VIP_RESOURCE_CODE;
+
+#define VIP_RESOURCE_NIC VIP_RESOURCE_NIC
+#define VIP_RESOURCE_VI VIP_RESOURCE_VI
+#define VIP_RESOURCE_CQ VIP_RESOURCE_CQ
+#define VIP_RESOURCE_DESCRIPTOR VIP_RESOURCE_DESCRIPTOR
 
 /* ------------------------------------------------------------------ */
 /* Addresses and attributes                                            */
@@ -168,7 +227,8 @@ typedef struct _VIP_NET_ADDRESS {
  *   MaxDiscriminatorLen    16: libvipl's, what fits in rdma_cm private data
  *   MaxDescriptorsPerQueue libvipl's cap (1024) within the device's max_qp_wr
  *   MaxSegmentsPerDesc     libvipl's cap (16) within the device's max_sge
- *   MaxTransferSize        the port's max_msg_sz
+ *   MaxTransferSize        the port's max_msg_sz, at most 0x7fffffff
+ *                          (INT32_MAX): VIA programs keep it in an int
  *   NativeMTU              the port's active path MTU
  *   MaxPtags               the device's max_pd less the NIC's default ptag
  *   ReliabilityLevelSupport all three (UC for unreliable, RC for both
@@ -201,7 +261,8 @@ typedef struct _VIP_NIC_ATTRIBUTES {
 
 /* A NULL Ptag selects the NIC's default protection tag. QoS is accepted
  * and ignored (the spec leaves its contents undefined). MaxTransferSize 0
- * asks for the NIC's maximum. */
+ * asks for the NIC's maximum (VipQueryNic's, so at most 0x7fffffff); more
+ * than that is VIP_INVALID_MTU. */
 typedef struct _VIP_VI_ATTRIBUTES {
 	VIP_RELIABILITY_LEVEL ReliabilityLevel;
 	VIP_ULONG MaxTransferSize;
@@ -356,8 +417,11 @@ typedef void (*VIP_CQ_CALLBACK)(VIP_PVOID Context, VIP_NIC_HANDLE NicHandle,
 /* Functions                                                           */
 /* ------------------------------------------------------------------ */
 
-/* NIC. DeviceName is a verbs device name; NULL or "" picks $VIPL_DEVICE,
- * else the first device. */
+/* NIC. DeviceName is a verbs device name or a VIA-era one: /dev/via_<netdev>
+ * (the device bound to that interface; /dev/via_lo: lo's, else the first),
+ * /dev/clanvi<N> or clanvi<N>, VINIC or VINIC<N> (the N-th device, from 0).
+ * NULL or "" picks the first device. $VIPL_DEVICE, when set, overrides
+ * whatever name is passed. */
 VIP_RETURN VipOpenNic(IN const VIP_CHAR *DeviceName,
 		      OUT VIP_NIC_HANDLE *NicHandle);
 VIP_RETURN VipCloseNic(IN VIP_NIC_HANDLE NicHandle);

@@ -5,6 +5,10 @@
  * and deregisters a handle that does not exist (VIP_INVALID_PARAMETER),
  * and polls for a receive that cannot come (VIP_NOT_DONE).
  * Exits 0 if every call returned what it should.
+ *
+ * "vipl_trace_prog open NAME" only opens (and closes) the NIC NAME names,
+ * for the device name tests (tests/legacy/device_names.c); it prints the
+ * return code and exits 0 whatever it was.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +26,18 @@
 		}                                                              \
 	} while (0)
 
-int main(void)
+static int open_only(const char *name)
+{
+	VIP_NIC_HANDLE nic;
+	VIP_RETURN r = VipOpenNic(name, &nic);
+
+	printf("trace_prog: VipOpenNic(%s) returned %d\n", name, (int)r);
+	if (r == VIP_SUCCESS)
+		VipCloseNic(nic);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	VIP_VI_ATTRIBUTES va;
 	VIP_NIC_HANDLE nic;
@@ -31,6 +46,8 @@ int main(void)
 	VIP_DESCRIPTOR *rd, *sd;
 	char *mem;
 
+	if (argc == 3 && !strcmp(argv[1], "open"))
+		return open_only(argv[2]);
 	mem = aligned_alloc(4096, 8192);
 	if (!mem)
 		return 1;
