@@ -339,3 +339,31 @@ Test(legacy, an_accept_that_comes_after_the_requester_gave_up_says_timeout,
 	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 120), 0);
 }
+
+/* ---------------------------------------------- a host that is not there */
+
+/* Silence, not a refusal, is VIP_TIMEOUT: an address on the device's own
+ * subnet where no host answers (the guest's 10.77.0.0/24 has only us). */
+Test(legacy, a_request_to_a_silent_host_times_out_and_leaves_vi_idle,
+     .timeout = 60)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NET_ADDRESS *remote;
+	struct vt_end e;
+	VIP_RETURN rc;
+	double t0, s;
+
+	cr_assert_eq(vt_end_open(&e, 0, &va), VIP_SUCCESS);
+	remote = vt_addr(e.nic, "silence");
+	cr_assert_eq(remote->HostAddressLen, 4);
+	remote->HostAddress[3] ^= 0x80; /* 10.77.0.1 -> 10.77.0.129 */
+	t0 = now_s();
+	rc = VipConnectRequest(e.vi, NULL, remote, 3000, &ra);
+	s = now_s() - t0;
+	cr_log_info("silent host: %d after %.2f s", rc, s);
+	cr_expect_eq(rc, VIP_TIMEOUT, "%d after %.2f s", rc, s);
+	cr_expect_lt(s, 3.0 + 1.0);
+	cr_expect_eq(vt_vi_state(e.vi), VIP_STATE_IDLE);
+	free(remote);
+	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
+}
