@@ -29,9 +29,12 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-/* Milliseconds (-1: for ever) to the wire's 10 ms units, at least 1. */
+/* Milliseconds (-1: for ever) to the wire's 10 ms units, at least 1;
+ * 0 for MAP_PATIENCE_UNKNOWN, as a sender that says nothing writes. */
 static uint16_t patience_units(int32_t ms)
 {
+	if (ms == MAP_PATIENCE_UNKNOWN)
+		return 0;
 	if (ms < 0 || ms / WIRE_PATIENCE_UNIT_MS >= WIRE_PATIENCE_FOREVER)
 		return WIRE_PATIENCE_FOREVER;
 	return ms < WIRE_PATIENCE_UNIT_MS ? 1 : ms / WIRE_PATIENCE_UNIT_MS;

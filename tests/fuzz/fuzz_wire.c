@@ -108,11 +108,13 @@ static void check_same(const struct map_conn_info *a,
 	CHECK(a->src_disc_len == b->src_disc_len);
 	CHECK(!memcmp(a->disc, b->disc, a->disc_len));
 	CHECK(!memcmp(a->src_disc, b->src_disc, a->src_disc_len));
+	CHECK(a->patience_ms == b->patience_ms);
 }
 
 /*
- * An accepted message, rebuilt, must give the same bytes (all but the
- * reserved ones, and trailing padding) and parse back to the same fields.
+ * An accepted message, rebuilt, must give the same bytes (all but trailing
+ * padding, and bytes 14-15 of an answer, which only a request uses) and
+ * parse back to the same fields.
  */
 static void check_round_trip(const uint8_t *data, size_t len,
 			     enum wire_kind kind, uint8_t reason,
@@ -127,8 +129,11 @@ static void check_round_trip(const uint8_t *data, size_t len,
 	CHECK(WIRE_HEADER_LEN + body <= len);
 	n = wire_build(buf, kind, reason, info);
 	CHECK(n == WIRE_HEADER_LEN + body);
-	CHECK(!memcmp(buf, data, 14)); /* 14, 15: reserved */
-	CHECK(!buf[14] && !buf[15]);
+	CHECK(!memcmp(buf, data, 14));
+	if (kind == WIRE_REQUEST)
+		CHECK(!memcmp(buf + 14, data + 14, 2)); /* the patience */
+	else
+		CHECK(!buf[14] && !buf[15]);
 	CHECK(!memcmp(buf + WIRE_HEADER_LEN, data + WIRE_HEADER_LEN, body));
 	CHECK(wire_parse(buf, n, &kind2, &reason2, &again) == 0);
 	CHECK(kind2 == kind);
@@ -159,6 +164,9 @@ static void check_build(const uint8_t *data, size_t len)
 	in.rdma_read = data[6] & 2;
 	in.disc_len = data[7] % (sizeof(in.disc) + 1);
 	in.src_disc_len = data[8] % (sizeof(in.src_disc) + 1);
+	/* Any patience, for ever (-1) and not said (-2) included. */
+	in.patience_ms = (int32_t)((uint32_t)data[11] << 16 | data[10] << 8 |
+				   data[9]) - 2;
 	memcpy(in.disc, data, len < sizeof(in.disc) ? len : sizeof(in.disc));
 	memcpy(in.src_disc, data + len / 2,
 	       len - len / 2 < sizeof(in.src_disc) ? len - len / 2
@@ -180,6 +188,17 @@ static void check_build(const uint8_t *data, size_t len)
 					   ? in.src_disc_len
 					   : WIRE_DISC_MAX));
 	CHECK(!memcmp(out.src_disc, in.src_disc, out.src_disc_len));
+	/* In 10 ms units, at least one; past 655 s or -1: for ever. */
+	if (in.patience_ms == MAP_PATIENCE_UNKNOWN || in.patience_ms == -1)
+		CHECK(out.patience_ms == in.patience_ms);
+	else if (in.patience_ms / WIRE_PATIENCE_UNIT_MS >= WIRE_PATIENCE_FOREVER)
+		CHECK(out.patience_ms == -1);
+	else
+		CHECK(out.patience_ms ==
+		      (in.patience_ms < WIRE_PATIENCE_UNIT_MS
+			       ? WIRE_PATIENCE_UNIT_MS
+			       : in.patience_ms / WIRE_PATIENCE_UNIT_MS *
+					 WIRE_PATIENCE_UNIT_MS));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)

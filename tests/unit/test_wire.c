@@ -163,6 +163,9 @@ Test(wire, a_request_carries_its_requesters_patience)
 	cr_expect_eq(raw, 0xffff);
 	cr_expect_eq(patience_through_wire(3, &raw), 10); /* at least a unit */
 	cr_expect_eq(patience_through_wire(700000, &raw), -1); /* past 655 s */
+	cr_expect_eq(patience_through_wire(MAP_PATIENCE_UNKNOWN, &raw),
+		     MAP_PATIENCE_UNKNOWN);
+	cr_expect_eq(raw, 0);
 	/* An older sender's zero, and answers, say nothing. */
 	len = wire_build(buf, WIRE_REQUEST, 0, &in);
 	buf[14] = buf[15] = 0;
