@@ -14,8 +14,11 @@ int map_dev_open(const char *name, struct map_dev **out)
 {
 	struct ibv_context **list;
 	struct map_dev *dev;
-	int i, n = 0;
+	int i, n = 0, err;
 
+	err = map_fork_prepare();
+	if (err)
+		return err;
 	list = rdma_get_devices(&n);
 	if (!list)
 		return errno ? errno : ENODEV;

@@ -49,6 +49,10 @@ struct map_qp {
 	uint32_t max_inline;
 };
 
+/* fork.c: fork() safety for registered memory, before any other verbs
+ * call (each map_dev_open). 0, or EACCES in a child forked after the
+ * parent's first open, which cannot use verbs before exec(). */
+int map_fork_prepare(void);
 /* cm.c */
 void map_cm_stop(struct map_dev *dev);
 /* qp.c: move qp to RTR then RTS with the attributes rdma_cm computed. */

@@ -18,7 +18,8 @@
 
 #include "util.h"
 
-TestSuite(legacy, .timeout = 90);
+/* No TestSuite(legacy): several files share the suite; each test has its
+ * own timeout. */
 
 #define NRECV 4
 #define MSG "one message, then the line goes quiet"
@@ -92,7 +93,7 @@ static bool wait_state(VIP_VI_HANDLE vi, int want)
 	return vt_vi_state(vi) == want;
 }
 
-Test(legacy, storage_benchmark_drain_after_the_peer_left)
+Test(legacy, storage_benchmark_drain_after_the_peer_left, .timeout = 90)
 {
 	const char *args[2] = { "l-drain-left", NULL };
 	pid_t peer = vt_spawn(one_message_peer, args);
@@ -140,7 +141,7 @@ Test(legacy, storage_benchmark_drain_after_the_peer_left)
 	cr_expect_eq(vt_join(peer, 30), 0);
 }
 
-Test(legacy, mpi_device_drain_after_our_disconnect)
+Test(legacy, mpi_device_drain_after_our_disconnect, .timeout = 90)
 {
 	const char *args[2] = { "l-drain-ours", "stay" };
 	pid_t peer = vt_spawn(one_message_peer, args);
@@ -216,7 +217,7 @@ static void on_recv(VIP_PVOID ctx, VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
 }
 
 /* A flushed descriptor is dequeued too: the notify handler gets it. */
-Test(legacy, recv_notify_hands_over_a_flushed_descriptor)
+Test(legacy, recv_notify_hands_over_a_flushed_descriptor, .timeout = 90)
 {
 	const char *args[2] = { "l-drain-notify", "stay" };
 	pid_t peer = vt_spawn(one_message_peer, args);
@@ -248,7 +249,7 @@ Test(legacy, recv_notify_hands_over_a_flushed_descriptor)
 }
 
 /* Nothing to dequeue: NULL, whatever the reason. */
-Test(legacy, an_empty_queue_sets_the_pointer_to_null)
+Test(legacy, an_empty_queue_sets_the_pointer_to_null, .timeout = 90)
 {
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
 	VIP_DESCRIPTOR *d, *r;
@@ -285,7 +286,7 @@ Test(legacy, an_empty_queue_sets_the_pointer_to_null)
 	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 }
 
-Test(legacy, an_empty_cq_sets_the_vi_to_null)
+Test(legacy, an_empty_cq_sets_the_vi_to_null, .timeout = 90)
 {
 	VIP_VI_HANDLE vi, sentinel = (VIP_VI_HANDLE)(uintptr_t)0x5a5a5a5a;
 	VIP_BOOLEAN recvq;
@@ -343,7 +344,8 @@ static void connect_rdma(struct vt_end *e, const char *disc)
 }
 
 /* The database layer's case: an error, yet a valid descriptor. */
-Test(legacy, a_send_with_a_wrong_memory_handle_comes_back_as_descriptor_error)
+Test(legacy, a_send_with_a_wrong_memory_handle_comes_back_as_descriptor_error,
+     .timeout = 90)
 {
 	pid_t peer = vt_spawn(idle_peer, "l-drain-prot");
 	VIP_DESCRIPTOR *s, *s2, *d;
@@ -377,7 +379,8 @@ Test(legacy, a_send_with_a_wrong_memory_handle_comes_back_as_descriptor_error)
 	cr_expect_eq(vt_join(peer, 30), 0);
 }
 
-Test(legacy, an_rdma_write_to_a_bad_remote_handle_comes_back_as_descriptor_error)
+Test(legacy, an_rdma_write_to_a_bad_remote_handle_comes_back_as_descriptor_error,
+     .timeout = 90)
 {
 	pid_t peer = vt_spawn(idle_peer, "l-drain-rprot");
 	VIP_DESCRIPTOR *w, *d;
