@@ -59,6 +59,15 @@ static void die(const char *what, VIP_RETURN ret)
 			die(#call, r_);                                        \
 	} while (0)
 
+/* Done and Wait hand the descriptor back with VIP_SUCCESS, or with
+ * VIP_DESCRIPTOR_ERROR when it completed in error: its Status says how. */
+#define CHECK_DONE(call)                                                       \
+	do {                                                                   \
+		VIP_RETURN r_ = (call);                                        \
+		if (r_ != VIP_SUCCESS && r_ != VIP_DESCRIPTOR_ERROR)           \
+			die(#call, r_);                                        \
+	} while (0)
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -283,7 +292,7 @@ static void on_request(struct server *s, struct peer *p)
 	unsigned int k;
 	VIP_UINT32 len;
 
-	CHECK(VipRecvDone(p->vi, &d));
+	CHECK_DONE(VipRecvDone(p->vi, &d));
 	k = slot_of(p->recv, d);
 	if (d->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR) {
 		peer_gone(s, p, "left without saying bye", d->CS.Status);
@@ -314,7 +323,7 @@ static void on_echo_sent(struct server *s, struct peer *p)
 	VIP_DESCRIPTOR *d;
 	unsigned int k;
 
-	CHECK(VipSendDone(p->vi, &d));
+	CHECK_DONE(VipSendDone(p->vi, &d));
 	k = slot_of(p->send, d);
 	p->in_flight--;
 	if (failed_status(d))
@@ -461,7 +470,7 @@ static void round_trip(struct client *c, const struct opts *o,
 
 	fill(c->sdesc, c->mh, c->sbuf, len, 1);
 	CHECK(VipPostSend(c->vi, c->sdesc, c->mh));
-	CHECK(VipRecvWait(c->vi, TIMEOUT_MS, &d));
+	CHECK_DONE(VipRecvWait(c->vi, TIMEOUT_MS, &d));
 	if (failed_status(d) || d->CS.Length != len ||
 	    memcmp(c->rbuf, c->sbuf, len)) {
 		fprintf(stderr, "cq_server: bad echo: status 0x%x, %u bytes "
@@ -469,7 +478,7 @@ static void round_trip(struct client *c, const struct opts *o,
 		exit(1);
 	}
 	client_post_recv(c, o);
-	CHECK(VipSendWait(c->vi, TIMEOUT_MS, &d));
+	CHECK_DONE(VipSendWait(c->vi, TIMEOUT_MS, &d));
 	if (failed_status(d)) {
 		fprintf(stderr, "cq_server: send status 0x%x\n", d->CS.Status);
 		exit(1);

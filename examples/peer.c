@@ -34,6 +34,15 @@ static void die(const char *what, VIP_RETURN ret)
 			die(#call, r_);                                        \
 	} while (0)
 
+/* Done and Wait hand the descriptor back with VIP_SUCCESS, or with
+ * VIP_DESCRIPTOR_ERROR when it completed in error: its Status says how. */
+#define CHECK_DONE(call)                                                       \
+	do {                                                                   \
+		VIP_RETURN r_ = (call);                                        \
+		if (r_ != VIP_SUCCESS && r_ != VIP_DESCRIPTOR_ERROR)           \
+			die(#call, r_);                                        \
+	} while (0)
+
 static VIP_NET_ADDRESS *mesh_addr(const unsigned char *host, int from, int to)
 {
 	VIP_NET_ADDRESS *a = calloc(1, sizeof(*a) + 4 + 16);
@@ -114,7 +123,7 @@ int main(int argc, char **argv)
 		d->DS[0].Local.Handle = mh;
 		d->DS[0].Local.Length = 64;
 		CHECK(VipPostSend(vi[j], d, mh));
-		CHECK(VipSendWait(vi[j], TIMEOUT_MS, &d));
+		CHECK_DONE(VipSendWait(vi[j], TIMEOUT_MS, &d));
 		if (d->CS.Status != (VIP_STATUS_DONE | VIP_STATUS_OP_SEND))
 			die("send status", (VIP_RETURN)d->CS.Status);
 	}
@@ -123,7 +132,7 @@ int main(int argc, char **argv)
 
 		if (j == rank)
 			continue;
-		CHECK(VipRecvWait(vi[j], TIMEOUT_MS, &d));
+		CHECK_DONE(VipRecvWait(vi[j], TIMEOUT_MS, &d));
 		snprintf(want, sizeof(want), "hello from %d", j);
 		if ((d->CS.Status & VIP_STATUS_ERROR_MASK) ||
 		    strcmp(mem + j * 256 + 128, want)) {

@@ -55,6 +55,15 @@ static void die(const char *what, VIP_RETURN ret)
 			die(#call, r_);                                        \
 	} while (0)
 
+/* Done and Wait hand the descriptor back with VIP_SUCCESS, or with
+ * VIP_DESCRIPTOR_ERROR when it completed in error: its Status says how. */
+#define CHECK_DONE(call)                                                       \
+	do {                                                                   \
+		VIP_RETURN r_ = (call);                                        \
+		if (r_ != VIP_SUCCESS && r_ != VIP_DESCRIPTOR_ERROR)           \
+			die(#call, r_);                                        \
+	} while (0)
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -140,7 +149,7 @@ static void wait_send(struct endpoint *ep)
 {
 	VIP_DESCRIPTOR *d;
 
-	CHECK(VipSendWait(ep->vi, TIMEOUT_MS, &d));
+	CHECK_DONE(VipSendWait(ep->vi, TIMEOUT_MS, &d));
 	if (d->CS.Status & VIP_STATUS_ERROR_MASK) {
 		fprintf(stderr, "pingpong: send status 0x%x\n", d->CS.Status);
 		exit(1);
@@ -153,12 +162,12 @@ static void wait_recv(struct endpoint *ep, unsigned long size, int event)
 	VIP_RETURN ret;
 
 	if (event) {
-		CHECK(VipRecvWait(ep->vi, TIMEOUT_MS, &d));
+		CHECK_DONE(VipRecvWait(ep->vi, TIMEOUT_MS, &d));
 	} else {
 		/* Busy-poll, as latency benchmarks (perftest) do. */
 		while ((ret = VipRecvDone(ep->vi, &d)) == VIP_NOT_DONE)
 			;
-		if (ret != VIP_SUCCESS)
+		if (ret != VIP_SUCCESS && ret != VIP_DESCRIPTOR_ERROR)
 			die("VipRecvDone", ret);
 	}
 	if ((d->CS.Status & VIP_STATUS_ERROR_MASK) || d->CS.Length != size) {

@@ -77,6 +77,15 @@ static void die(const char *what, VIP_RETURN ret)
 			die(#call, r_);                                        \
 	} while (0)
 
+/* Done and Wait hand the descriptor back with VIP_SUCCESS, or with
+ * VIP_DESCRIPTOR_ERROR when it completed in error: its Status says how. */
+#define CHECK_DONE(call)                                                       \
+	do {                                                                   \
+		VIP_RETURN r_ = (call);                                        \
+		if (r_ != VIP_SUCCESS && r_ != VIP_DESCRIPTOR_ERROR)           \
+			die(#call, r_);                                        \
+	} while (0)
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -235,7 +244,7 @@ static void send_msg(struct endpoint *ep, VIP_DESCRIPTOR *d, void *buf,
 		d->DS[0].Local.Length = len;
 	}
 	CHECK(VipPostSend(ep->vi, d, ep->mh));
-	CHECK(VipSendWait(ep->vi, TIMEOUT_MS, &done));
+	CHECK_DONE(VipSendWait(ep->vi, TIMEOUT_MS, &done));
 	if (done != d) {
 		fprintf(stderr, "rdma_bw: sends completed out of order\n");
 		exit(1);
@@ -247,7 +256,7 @@ static VIP_DESCRIPTOR *wait_recv(struct endpoint *ep)
 {
 	VIP_DESCRIPTOR *d;
 
-	CHECK(VipRecvWait(ep->vi, TIMEOUT_MS, &d));
+	CHECK_DONE(VipRecvWait(ep->vi, TIMEOUT_MS, &d));
 	if (!(d->CS.Status & VIP_STATUS_DONE) ||
 	    (d->CS.Status & VIP_STATUS_ERROR_MASK)) {
 		fprintf(stderr, "rdma_bw: receive completed with status 0x%x\n",
@@ -395,7 +404,7 @@ static void reap_write(struct endpoint *ep, VIP_DESCRIPTOR *expect, int event)
 	double deadline;
 
 	if (event) {
-		CHECK(VipSendWait(ep->vi, TIMEOUT_MS, &d));
+		CHECK_DONE(VipSendWait(ep->vi, TIMEOUT_MS, &d));
 	} else {
 		/* Busy-poll, as perftest does; a broken connection flushes
 		 * the queue, so this ends either way. */
@@ -403,7 +412,7 @@ static void reap_write(struct endpoint *ep, VIP_DESCRIPTOR *expect, int event)
 		while ((ret = VipSendDone(ep->vi, &d)) == VIP_NOT_DONE)
 			if (now_us() > deadline)
 				die("VipSendDone (timed out)", ret);
-		if (ret != VIP_SUCCESS)
+		if (ret != VIP_SUCCESS && ret != VIP_DESCRIPTOR_ERROR)
 			die("VipSendDone", ret);
 	}
 	if (d != expect) {

@@ -86,8 +86,12 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 	unsigned int ifindex = 0;
 	struct map_dev *dev;
 	uint8_t port = 0;
-	int i, n = 0;
+	int i, n = 0, err;
 
+	/* Before any other verbs call (fork.c). */
+	err = map_fork_prepare();
+	if (err)
+		return err;
 	if (sel->by == MAP_DEV_NETDEV) {
 		ifindex = if_nametoindex(sel->name);
 		if (!ifindex)

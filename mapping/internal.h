@@ -50,6 +50,10 @@ struct map_qp {
 	bool left_init; /* moved towards RTR since its last reset */
 };
 
+/* fork.c: fork() safety for registered memory, before any other verbs
+ * call (each map_dev_open). 0, or EACCES in a child forked after the
+ * parent's first open, which cannot use verbs before exec(). */
+int map_fork_prepare(void);
 /* cm.c */
 void map_cm_stop(struct map_dev *dev);
 /* qp.c: move qp to RTR then RTS with the attributes rdma_cm computed. */

@@ -170,36 +170,51 @@ VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 	return VIP_SUCCESS;
 }
 
-/* The next entry whose VI still exists. */
+/* The next entry whose VI still exists; none sets *vi to NULL, as Done
+ * does for a descriptor (vipl-api.md section 5). An entry carries no
+ * error status: the descriptor's Done reports that. */
 VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 {
-	VIP_RETURN ret = VIP_NOT_DONE;
+	VIP_VI_HANDLE found = NULL;
 
 	vip_spin_lock(&cq->lock);
-	for (int pass = 0; pass < 2 && ret == VIP_NOT_DONE; pass++) {
+	for (int pass = 0; pass < 2 && !found; pass++) {
 		if (pass)
 			progress_locked(cq);
 		while (cq->head != cq->tail) {
 			struct vip_cq_entry *e = &cq->entries[cq->head++ & cq->mask];
 
 			if (vip_handle_get(e->vi_handle, VIP_KIND_VI)) {
-				*vi = e->vi_handle;
+				found = e->vi_handle;
 				*recv = e->recv;
-				ret = VIP_SUCCESS;
 				break;
 			}
 		}
 	}
 	vip_spin_unlock(&cq->lock);
-	return ret;
+	*vi = found;
+	return found ? VIP_SUCCESS : VIP_NOT_DONE;
+}
+
+/* A bad argument dequeues nothing either: a valid *vi becomes NULL. */
+static struct vip_cq *cq_args(VIP_CQ_HANDLE h, VIP_VI_HANDLE *vi,
+			      VIP_BOOLEAN *recv)
+{
+	struct vip_cq *cq = vip_cq_get(h);
+
+	if (__builtin_expect(cq && vi && recv, 1))
+		return cq;
+	if (vi)
+		*vi = NULL;
+	return NULL;
 }
 
 VIP_RETURN VipCQDone(VIP_CQ_HANDLE CQHandle, VIP_VI_HANDLE *ViHandle,
 		     VIP_BOOLEAN *RecvQueue)
 {
-	struct vip_cq *cq = vip_cq_get(CQHandle);
+	struct vip_cq *cq = cq_args(CQHandle, ViHandle, RecvQueue);
 
-	if (!cq || !ViHandle || !RecvQueue)
+	if (!cq)
 		return VIP_INVALID_PARAMETER;
 	return vip_cq_done(cq, ViHandle, RecvQueue);
 }
@@ -217,13 +232,15 @@ static VIP_RETURN attempt_cq_done(void *arg)
 	return vip_cq_done(a->cq, a->vi, a->recv);
 }
 
+/* Every return of vip_wait other than an entry follows an attempt that
+ * found none, so *ViHandle is NULL then. */
 VIP_RETURN VipCQWait(VIP_CQ_HANDLE CQHandle, VIP_ULONG Timeout,
 		     VIP_VI_HANDLE *ViHandle, VIP_BOOLEAN *RecvQueue)
 {
-	struct vip_cq *cq = vip_cq_get(CQHandle);
+	struct vip_cq *cq = cq_args(CQHandle, ViHandle, RecvQueue);
 	struct cq_wait_args a = { cq, ViHandle, RecvQueue };
 
-	if (!cq || !ViHandle || !RecvQueue)
+	if (!cq)
 		return VIP_INVALID_PARAMETER;
 	return vip_wait(cq->mcq, Timeout, attempt_cq_done, &a);
 }

@@ -131,8 +131,10 @@ static void *queue_thread(void *arg)
 	unsigned int gen = my_gen(n);
 	VIP_VI_CALLBACK handler = n->vi_handler;
 	VIP_PVOID context = n->context;
+	VIP_RETURN r = vip_wait(q->cq, VIP_INFINITE, attempt_queue, &a);
 
-	if (vip_wait(q->cq, VIP_INFINITE, attempt_queue, &a) == VIP_SUCCESS)
+	/* An errored descriptor is dequeued too: it is the handler's. */
+	if (r == VIP_SUCCESS || r == VIP_DESCRIPTOR_ERROR)
 		handler(context, q->vi->nic->handle, q->vi->handle, d);
 	mark_finished(n, gen);
 	return NULL;

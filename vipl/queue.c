@@ -344,6 +344,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	return ret;
 }
 
+/* Dequeues the oldest completed descriptor into *out; q->lock held. */
 VIP_INLINE bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
 	if (q->head == q->done)
@@ -353,26 +354,50 @@ VIP_INLINE bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 	return true;
 }
 
+/*
+ * What Done and Wait return (vipl-api.md section 5, "Done/Wait with an
+ * errored descriptor"): programs drain with `while (d != 0)` and with
+ * `r == VIP_SUCCESS || (r == VIP_DESCRIPTOR_ERROR && d)`, so a descriptor
+ * that completed with an error bit (flushed included) is dequeued with
+ * VIP_DESCRIPTOR_ERROR, and nothing dequeued sets the pointer to NULL.
+ * The status was written under q->lock, which pop held. Computed without
+ * a branch (VIP_SUCCESS is 0): the error case must not cost a mispredict
+ * on the success path, nor the reverse when a program drains a flush.
+ */
+VIP_INLINE VIP_RETURN returned(bool got, VIP_DESCRIPTOR *d,
+			       VIP_DESCRIPTOR **out)
+{
+	if (!got) {
+		*out = NULL;
+		return VIP_NOT_DONE;
+	}
+	*out = d;
+	return (VIP_RETURN)(-(uint32_t)!!(d->CS.Status &
+					  VIP_STATUS_ERROR_MASK) &
+			    VIP_DESCRIPTOR_ERROR);
+}
+
 VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
+	VIP_DESCRIPTOR *d = NULL;
 	bool got;
 
 	vip_spin_lock(&q->lock);
-	got = pop(q, out);
+	got = pop(q, &d);
 	if (!got && !q->vcq) {
 		progress_private(q);
-		got = pop(q, out);
+		got = pop(q, &d);
 	}
 	vip_spin_unlock(&q->lock);
 	if (got || !q->vcq)
-		return got ? VIP_SUCCESS : VIP_NOT_DONE;
+		return returned(got, d, out);
 
 	/* On a shared CQ: poll it (CQ lock before queue lock), look again. */
 	vip_cq_progress(q->vcq);
 	vip_spin_lock(&q->lock);
-	got = pop(q, out);
+	got = pop(q, &d);
 	vip_spin_unlock(&q->lock);
-	return got ? VIP_SUCCESS : VIP_NOT_DONE;
+	return returned(got, d, out);
 }
 
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
@@ -392,6 +417,8 @@ static VIP_RETURN attempt_done(void *arg)
 	return vip_queue_done(a->q, a->out);
 }
 
+/* Every return of vip_wait other than a dequeue follows an attempt that
+ * found nothing, so *out is NULL then (VIP_TIMEOUT included). */
 static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
 		       VIP_DESCRIPTOR **out)
 {
@@ -400,11 +427,17 @@ static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
 	return vip_wait(q->cq, timeout, attempt_done, &a);
 }
 
+/* Whatever is returned, a valid *out is the dequeued descriptor or NULL:
+ * a bad handle dequeues nothing. */
 VIP_INLINE VIP_RETURN get_vi(VIP_VI_HANDLE h, VIP_DESCRIPTOR **out,
 			     struct vip_vi **vi)
 {
 	*vi = vip_handle_get(h, VIP_KIND_VI);
-	return *vi && out ? VIP_SUCCESS : VIP_INVALID_PARAMETER;
+	if (__builtin_expect(*vi && out, 1))
+		return VIP_SUCCESS;
+	if (out)
+		*out = NULL;
+	return VIP_INVALID_PARAMETER;
 }
 
 VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)

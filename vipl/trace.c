@@ -398,31 +398,77 @@ static const char *status_op(uint32_t status)
 	}
 }
 
-/* A completed descriptor handed back: its status, length, immediate. */
-static void put_desc_done(struct line *l, bool ok, VIP_DESCRIPTOR *const *dp)
+/* The error bits of a status, by name, as VipSendDone(3) lists them. */
+static void put_status_errors(struct line *l, uint32_t status)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} bits[] = {
+		{ VIP_STATUS_FORMAT_ERROR, "FORMAT" },
+		{ VIP_STATUS_PROTECTION_ERROR, "PROTECTION" },
+		{ VIP_STATUS_LENGTH_ERROR, "LENGTH" },
+		{ VIP_STATUS_PARTIAL_ERROR, "PARTIAL" },
+		{ VIP_STATUS_DESC_FLUSHED_ERROR, "FLUSHED" },
+		{ VIP_STATUS_TRANSPORT_ERROR, "TRANSPORT" },
+		{ VIP_STATUS_RDMA_PROT_ERROR, "RDMA_PROT" },
+		{ VIP_STATUS_REMOTE_DESC_ERROR, "REMOTE_DESC" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (status & bits[i].bit)
+			put(l, "|%s", bits[i].name);
+}
+
+/*
+ * The descriptor handed back, as it completed: status (operation and error
+ * bits by name), length, immediate data. handed: the call dequeued one
+ * (VIP_SUCCESS or VIP_DESCRIPTOR_ERROR); otherwise the library set the
+ * output to NULL, which prints as NULL (a NULL argument does too, and the
+ * return code tells them apart).
+ */
+static void put_desc_done(struct line *l, bool handed,
+			  VIP_DESCRIPTOR *const *dp)
 {
 	const VIP_DESCRIPTOR *d;
 	uint32_t st;
 
 	arg(l, "desc");
-	if (!dp) {
+	if (!dp || (!handed && !*dp)) {
 		put(l, "NULL");
 		return;
 	}
-	if (!ok || !*dp) {
+	if (!handed || !*dp) {
 		put(l, "?");
 		return;
 	}
 	d = *dp;
 	st = d->CS.Status;
-	put(l, "%p{status=0x%x %s%s%s len=%u", (const void *)d,
-	    (unsigned int)st, status_op(st),
-	    st & VIP_STATUS_IMMEDIATE ? "|IMM" : "",
-	    st & VIP_STATUS_ERROR_MASK ? "|ERROR" : "",
-	    (unsigned int)d->CS.Length);
+	put(l, "%p{status=0x%x %s%s", (const void *)d, (unsigned int)st,
+	    status_op(st), st & VIP_STATUS_IMMEDIATE ? "|IMM" : "");
+	put_status_errors(l, st);
+	put(l, " len=%u", (unsigned int)d->CS.Length);
 	if (st & VIP_STATUS_IMMEDIATE)
 		put(l, " imm=0x%x", (unsigned int)d->CS.ImmediateData);
 	put(l, "}");
+}
+
+/* Done and Wait dequeued a descriptor. */
+static bool handed_back(VIP_RETURN r)
+{
+	return r == VIP_SUCCESS || r == VIP_DESCRIPTOR_ERROR;
+}
+
+/* The VI of a CQ entry; none (the library set it NULL) prints NULL. */
+static void put_cq_vi(struct line *l, VIP_RETURN r, VIP_VI_HANDLE const *vi)
+{
+	if (vi && r != VIP_SUCCESS && !*vi) {
+		arg(l, "vi");
+		put(l, "NULL");
+		return;
+	}
+	put_out_ptr(l, "vi", r == VIP_SUCCESS, vi);
 }
 
 static void put_bool_out(struct line *l, const char *name, bool ok,
@@ -734,7 +780,7 @@ WRAP(VipPostRecv, (VIP_VI_HANDLE vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE mh),
 		TRACE_START(name);                                             \
 		r = vipl_impl_##name(vi, dp);                                  \
 		put_ptr(&l, "vi", vi);                                         \
-		put_desc_done(&l, r == VIP_SUCCESS, dp);                       \
+		put_desc_done(&l, handed_back(r), dp);                         \
 		end(&l, r);                                                    \
 		return r;                                                      \
 	}                                                                      \
@@ -749,7 +795,7 @@ WRAP(VipPostRecv, (VIP_VI_HANDLE vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE mh),
 		r = vipl_impl_##name(vi, t, dp);                               \
 		put_ptr(&l, "vi", vi);                                         \
 		put_timeout(&l, t);                                            \
-		put_desc_done(&l, r == VIP_SUCCESS, dp);                       \
+		put_desc_done(&l, handed_back(r), dp);                         \
 		end(&l, r);                                                    \
 		return r;                                                      \
 	}                                                                      \
@@ -826,7 +872,7 @@ static TRACE_COLD VIP_RETURN trace_VipCQDone(VIP_CQ_HANDLE cq,
 	TRACE_START(VipCQDone);
 	r = vipl_impl_VipCQDone(cq, vi, recv);
 	put_ptr(&l, "cq", cq);
-	put_out_ptr(&l, "vi", r == VIP_SUCCESS, vi);
+	put_cq_vi(&l, r, vi);
 	put_bool_out(&l, "recvq", r == VIP_SUCCESS, recv);
 	end(&l, r);
 	return r;
@@ -843,7 +889,7 @@ static TRACE_COLD VIP_RETURN trace_VipCQWait(VIP_CQ_HANDLE cq, VIP_ULONG t,
 	r = vipl_impl_VipCQWait(cq, t, vi, recv);
 	put_ptr(&l, "cq", cq);
 	put_timeout(&l, t);
-	put_out_ptr(&l, "vi", r == VIP_SUCCESS, vi);
+	put_cq_vi(&l, r, vi);
 	put_bool_out(&l, "recvq", r == VIP_SUCCESS, recv);
 	end(&l, r);
 	return r;

@@ -43,6 +43,10 @@ uint64_t vip_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
+/* attempt returns VIP_NOT_DONE while there is nothing to hand back (and
+ * has then set the caller's output to NULL); anything else it returns is
+ * the wait's result, VIP_DESCRIPTOR_ERROR included. Every other return
+ * here comes after an attempt that found nothing. */
 VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
 		    VIP_RETURN (*attempt)(void *arg), void *arg)
 {

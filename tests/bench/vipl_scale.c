@@ -57,7 +57,7 @@ static void reap_send(struct slot *s)
 {
 	VIP_DESCRIPTOR *d;
 
-	CHECK(VipSendDone(s->vi, &d));
+	CHECK_DONE(VipSendDone(s->vi, &d));
 	if (d->CS.Status & VIP_STATUS_ERROR_MASK)
 		bench_die("send status 0x%x", d->CS.Status);
 	s->send_busy = 0;
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 			}
 			continue;
 		}
-		CHECK(VipRecvDone(vi, &d));
+		CHECK_DONE(VipRecvDone(vi, &d));
 		if (d->CS.Status & VIP_STATUS_ERROR_MASK)
 			bench_die("receive status 0x%x", d->CS.Status);
 		got++;
@@ -222,9 +222,14 @@ int main(int argc, char **argv)
 	usleep(100000);
 	for (i = 0; i < nvi; i++) {
 		VipDisconnect(slots[i].vi);
-		while (VipSendDone(slots[i].vi, &d) == VIP_SUCCESS ||
-		       VipRecvDone(slots[i].vi, &d) == VIP_SUCCESS)
-			;
+		/* Flushed descriptors come back with VIP_DESCRIPTOR_ERROR;
+		 * an empty queue sets d to NULL. */
+		do
+			VipSendDone(slots[i].vi, &d);
+		while (d);
+		do
+			VipRecvDone(slots[i].vi, &d);
+		while (d);
 		CHECK(VipDestroyVi(slots[i].vi));
 	}
 	CHECK(VipDestroyCQ(cq));

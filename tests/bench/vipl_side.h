@@ -16,6 +16,15 @@
 			bench_die("%s: VIP_RETURN %d", #call, (int)r_);        \
 	} while (0)
 
+/* Done and Wait: VIP_DESCRIPTOR_ERROR hands the descriptor back too (it
+ * completed in error, flushed included); the caller checks its status. */
+#define CHECK_DONE(call)                                                       \
+	do {                                                                   \
+		VIP_RETURN r_ = (call);                                        \
+		if (r_ != VIP_SUCCESS && r_ != VIP_DESCRIPTOR_ERROR)           \
+			bench_die("%s: VIP_RETURN %d", #call, (int)r_);        \
+	} while (0)
+
 /* The peer leaving at the end is expected; errors mid-run show up as
  * descriptor statuses, which the programs check. */
 void bench_vip_ignore_error(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e);

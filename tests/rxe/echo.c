@@ -76,7 +76,7 @@ int echo_server(void *arg)
 		VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));
 	}
 	/* The client disconnects: our last receive is flushed. */
-	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_DESCRIPTOR_ERROR);
 	VT_CHECK(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
 	VT_CHECK(vt_vi_state(vi) == VIP_STATE_ERROR);
 	VT_CHECK(VipDisconnect(vi) == VIP_SUCCESS);

@@ -251,7 +251,7 @@ static int inspect_server(void *arg)
 	VT_CHECK(VipConnectAccept(conn, e.vi) == VIP_SUCCESS);
 	/* A used-up connection handle cannot be accepted twice. */
 	VT_CHECK(VipConnectAccept(conn, other) == VIP_INVALID_PARAMETER);
-	VT_CHECK(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_DESCRIPTOR_ERROR);
 	VT_CHECK(out->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);
 	VT_CHECK(VipDestroyVi(other) == VIP_SUCCESS);
 	free(local);
@@ -315,13 +315,14 @@ Test(conn, disconnect_flushes_posted_receives)
 		     VIP_SUCCESS);
 	cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
 	for (i = 0; i < 3; i++) {
-		cr_assert_eq(VipRecvDone(e.vi, &out), VIP_SUCCESS);
+		cr_assert_eq(VipRecvDone(e.vi, &out), VIP_DESCRIPTOR_ERROR);
 		cr_expect_eq(out, r[i]);
 		cr_expect_eq(out->CS.Status, VIP_STATUS_DONE |
 						     VIP_STATUS_OP_RECEIVE |
 						     VIP_STATUS_DESC_FLUSHED_ERROR);
 	}
 	cr_expect_eq(VipRecvDone(e.vi, &out), VIP_NOT_DONE);
+	cr_expect_null(out);
 	cr_expect_eq(vt_end_close_idle(&e), VIP_SUCCESS);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
@@ -387,7 +388,8 @@ Test(conn, a_receive_posted_as_the_peer_leaves_completes)
 		cr_assert_eq(out, r);
 		vt_fill(spare, &e.m, vt_data(&e.m), 64);
 		cr_assert_eq(VipPostRecv(e.vi, spare, e.m.mh), VIP_SUCCESS);
-		cr_assert_eq(VipRecvWait(e.vi, 5000, &out), VIP_SUCCESS,
+		cr_assert_eq(VipRecvWait(e.vi, 5000, &out),
+			     VIP_DESCRIPTOR_ERROR,
 			     "round %d: the receive posted as the peer left "
 			     "never completed", round);
 		cr_expect_eq(out->CS.Status, VIP_STATUS_DONE |
@@ -484,7 +486,7 @@ Test(conn, a_killed_peer_is_detected_and_the_survivor_goes_on)
 	kill(srv, SIGKILL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* The receive completes, flushed, within a bounded time. */
-	cr_assert_eq(VipRecvWait(e.vi, 15000, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, 15000, &out), VIP_DESCRIPTOR_ERROR);
 	ms = elapsed_ms(&t0);
 	cr_expect_eq(out, r);
 	cr_expect(r->CS.Status & VIP_STATUS_DESC_FLUSHED_ERROR);

@@ -125,6 +125,7 @@ Test(cq, one_cq_serves_two_vis_sends_and_receives)
 	cr_expect(sends[0] == 1 && sends[1] == 1 && recvs[0] == 1 &&
 		  recvs[1] == 1);
 	cr_expect_eq(VipCQDone(cq, &vi, &recv), VIP_NOT_DONE);
+	cr_expect_null(vi);
 	for (i = 0; i < 2; i++) {
 		cr_expect_eq(VipDisconnect(p[i].vi), VIP_SUCCESS);
 		cr_expect_eq(VipDestroyVi(p[i].vi), VIP_SUCCESS);

@@ -266,11 +266,13 @@ Test(notify, peer_leaving_reaches_the_error_callback)
 		vt_fill(s, &m, vt_data(&m) + 1024, 10);
 		cr_assert_eq(VipPostRecv(vi, r, m.mh), VIP_SUCCESS);
 		cr_assert_eq(VipPostSend(vi, s, m.mh), VIP_SUCCESS);
-		cr_assert_eq(VipRecvWait(vi, 5000, &out), VIP_SUCCESS);
+		cr_assert_eq(VipRecvWait(vi, 5000, &out), VIP_DESCRIPTOR_ERROR);
+		cr_expect_eq(out, r);
 		cr_expect_eq(r->CS.Status, VIP_STATUS_DONE |
 						   VIP_STATUS_OP_RECEIVE |
 						   VIP_STATUS_DESC_FLUSHED_ERROR);
-		cr_assert_eq(VipSendWait(vi, 5000, &out), VIP_SUCCESS);
+		cr_assert_eq(VipSendWait(vi, 5000, &out), VIP_DESCRIPTOR_ERROR);
+		cr_expect_eq(out, s);
 		cr_expect_eq(s->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
 						   VIP_STATUS_DESC_FLUSHED_ERROR);
 		cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);

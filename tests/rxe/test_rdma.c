@@ -81,7 +81,8 @@ static int rdma_target(void *arg)
 	VT_CHECK(out->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_SEND));
 
 	/* The initiator's last word. */
-	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(VipRecvWait(vi, VT_TIMEOUT_MS, &out) ==
+		 (a->expect_broken ? VIP_DESCRIPTOR_ERROR : VIP_SUCCESS));
 	VT_CHECK(out == r);
 	if (a->expect_tail) {
 		pattern(expect, REGION, 9);
@@ -175,10 +176,15 @@ static VIP_DESCRIPTOR *rdma_desc(struct initiator *in, int slot,
 static VIP_DESCRIPTOR *post_and_reap(struct initiator *in, VIP_DESCRIPTOR *d)
 {
 	VIP_DESCRIPTOR *out = NULL;
+	VIP_RETURN r;
 
 	cr_assert_eq(VipPostSend(in->vi, d, in->m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipSendWait(in->vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	r = VipSendWait(in->vi, VT_TIMEOUT_MS, &out);
 	cr_assert_eq(out, d);
+	/* The return code agrees with the status (vipl-api.md section 5). */
+	cr_assert_eq(r, d->CS.Status & VIP_STATUS_ERROR_MASK ?
+				VIP_DESCRIPTOR_ERROR : VIP_SUCCESS,
+		     "returned %d, status 0x%x", r, d->CS.Status);
 	return out;
 }
 

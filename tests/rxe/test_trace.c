@@ -182,7 +182,7 @@ Test(trace, failing_calls_are_logged_with_their_error_name)
 				  ", addr=" HANDLE ", mh=" HANDLE
 				  "\\) = VIP_INVALID_PARAMETER$");
 	EXPECT_LINE(text, LINE_RE "VipRecvDone\\(vi=" HANDLE
-				  ", desc=\\?\\) = VIP_NOT_DONE$");
+				  ", desc=NULL\\) = VIP_NOT_DONE$");
 	/* The same poll again is counted, not logged. */
 	EXPECT_LINE(text, LINE_RE "\\(the call before returned VIP_NOT_DONE "
 				  "4 more times\\)$");
@@ -196,6 +196,42 @@ Test(trace, failing_calls_are_logged_with_their_error_name)
 	cr_expect(!has_line(text, "^[^v]"), "stray text in:\n%s", text);
 	cr_expect_not_null(strstr(out, "every call returned"));
 	cr_expect_null(strstr(out, "vipl["), "a file trace wrote stderr");
+	free(text);
+	free(out);
+}
+
+/* What Done and Wait hand back: a flushed descriptor with its status by
+ * name and VIP_DESCRIPTOR_ERROR; nothing, as NULL. */
+Test(trace, errored_descriptors_show_their_status_and_empty_outputs_null)
+{
+	const char *env = getenv("VIPL_TEST_ADDR");
+	char path[PATH_MAX], log[PATH_MAX], outf[PATH_MAX], *text, *out;
+	const char *args[] = { "drain", env, NULL };
+	int st;
+
+	cr_assert(env && *env, "VIPL_TEST_ADDR not set (run in rxe-run)");
+	prog_path(path, sizeof(path), "VIPL_TRACE_PROG_DIR", "",
+		  "vipl_trace_prog");
+	temp_file(log, sizeof(log), "log");
+	temp_file(outf, sizeof(outf), "out");
+	st = vt_join(start(path, args, log, outf), JOIN_S);
+	out = slurp(outf);
+	unlink(outf);
+	cr_assert_eq(st, 0, "trace_prog drain said:\n%s", out);
+	text = slurp(log);
+	unlink(log);
+	EXPECT_LINE(text, LINE_RE "VipRecvWait\\(vi=" HANDLE ", timeout=20, "
+				  "desc=NULL\\) = VIP_TIMEOUT$");
+	EXPECT_LINE(text, LINE_RE "VipCQDone\\(cq=" HANDLE ", vi=NULL, "
+				  "recvq=\\?\\) = VIP_NOT_DONE$");
+	cr_expect_eq(count(text, "{status=0x10021 RECV|FLUSHED len=0}) = "
+				 "VIP_DESCRIPTOR_ERROR\n"),
+		     3, "two here, one at the peer:\n%.4000s", text);
+	EXPECT_LINE(text, LINE_RE "VipRecvDone\\(vi=" HANDLE ", desc=" HANDLE
+				  "\\{status=0x10021 RECV\\|FLUSHED len=0\\}"
+				  "\\) = VIP_DESCRIPTOR_ERROR$");
+	EXPECT_LINE(text, LINE_RE "VipRecvDone\\(vi=" HANDLE
+				  ", desc=NULL\\) = VIP_NOT_DONE$");
 	free(text);
 	free(out);
 }

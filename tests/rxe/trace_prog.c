@@ -4,15 +4,22 @@
  * peer: it posts a receive, then a send on the idle VI (VIP_INVALID_STATE)
  * and deregisters a handle that does not exist (VIP_INVALID_PARAMETER),
  * and polls for a receive that cannot come (VIP_NOT_DONE).
+ * "trace_prog drain ADDR" instead: connects to a peer process of its own
+ * on ADDR with two receives posted, disconnects and dequeues them flushed
+ * (VIP_DESCRIPTOR_ERROR) until the queue is empty (NULL); waits on an empty
+ * queue (VIP_TIMEOUT) and polls an empty CQ.
  * Exits 0 if every call returned what it should.
  *
  * "vipl_trace_prog open NAME" only opens (and closes) the NIC NAME names,
  * for the device name tests (tests/legacy/device_names.c); it prints the
  * return code and exits 0 whatever it was.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <vipl.h>
 
@@ -37,6 +44,146 @@ static int open_only(const char *name)
 	return 0;
 }
 
+static VIP_NET_ADDRESS *addr(const unsigned char host[4], const char *disc)
+{
+	VIP_NET_ADDRESS *a = calloc(1, sizeof(*a) + 4 + 64);
+
+	if (!a)
+		exit(1);
+	a->HostAddressLen = 4;
+	memcpy(a->HostAddress, host, 4);
+	a->DiscriminatorLen = (VIP_UINT16)strlen(disc);
+	memcpy(a->HostAddress + 4, disc, strlen(disc));
+	return a;
+}
+
+static void quiet(VIP_PVOID ctx, VIP_ERROR_DESCRIPTOR *e)
+{
+	(void)ctx;
+	(void)e;
+}
+
+/* Common to both sides: a NIC, 8 KiB registered, a VI, a receive posted
+ * in slot i (of 64 bytes) with its buffer at 4096 + 1024 * i. */
+struct side {
+	VIP_NIC_HANDLE nic;
+	VIP_VI_HANDLE vi;
+	VIP_MEM_HANDLE mh;
+	char *mem;
+};
+
+static int open_side(struct side *s, VIP_CQ_HANDLE *cq)
+{
+	VIP_VI_ATTRIBUTES va;
+
+	memset(&va, 0, sizeof(va));
+	va.ReliabilityLevel = VIP_SERVICE_RELIABLE_DELIVERY;
+	va.MaxTransferSize = 1024;
+	s->mem = aligned_alloc(4096, 8192);
+	if (!s->mem)
+		return 1;
+	memset(s->mem, 0, 8192);
+	EXPECT(VipOpenNic(NULL, &s->nic), VIP_SUCCESS);
+	EXPECT(VipErrorCallback(s->nic, NULL, quiet), VIP_SUCCESS);
+	EXPECT(VipRegisterMem(s->nic, s->mem, 8192, NULL, &s->mh), VIP_SUCCESS);
+	if (cq)
+		EXPECT(VipCreateCQ(s->nic, 4, cq), VIP_SUCCESS);
+	EXPECT(VipCreateVi(s->nic, &va, NULL, NULL, &s->vi), VIP_SUCCESS);
+	return 0;
+}
+
+static int post_recv(struct side *s, int i)
+{
+	VIP_DESCRIPTOR *d = (VIP_DESCRIPTOR *)(s->mem + 64 * i);
+
+	memset(d, 0, sizeof(*d));
+	d->CS.SegCount = 1;
+	d->DS[0].Local.Data.Address = s->mem + 4096 + 1024 * i;
+	d->DS[0].Local.Handle = s->mh;
+	d->DS[0].Local.Length = 1024;
+	EXPECT(VipPostRecv(s->vi, d, s->mh), VIP_SUCCESS);
+	return 0;
+}
+
+static int close_side(struct side *s)
+{
+	EXPECT(VipDestroyVi(s->vi), VIP_SUCCESS);
+	EXPECT(VipDeregisterMem(s->nic, s->mem, s->mh), VIP_SUCCESS);
+	EXPECT(VipCloseNic(s->nic), VIP_SUCCESS);
+	free(s->mem);
+	return 0;
+}
+
+/* The peer: accepts, waits for its receive to be flushed, leaves. */
+static int drain_peer(const unsigned char host[4])
+{
+	VIP_NET_ADDRESS *local = addr(host, "tdrain"), *remote = addr(host, "");
+	VIP_VI_ATTRIBUTES ra;
+	VIP_CONN_HANDLE conn;
+	VIP_DESCRIPTOR *d;
+	struct side s;
+
+	if (open_side(&s, NULL) || post_recv(&s, 0))
+		return 1;
+	EXPECT(VipConnectWait(s.nic, local, 30000, remote, &ra, &conn),
+	       VIP_SUCCESS);
+	EXPECT(VipConnectAccept(conn, s.vi), VIP_SUCCESS);
+	EXPECT(VipRecvWait(s.vi, 30000, &d), VIP_DESCRIPTOR_ERROR);
+	EXPECT(VipDisconnect(s.vi), VIP_SUCCESS);
+	free(local);
+	free(remote);
+	return close_side(&s);
+}
+
+static int drain(const char *host_text)
+{
+	unsigned char host[4];
+	VIP_NET_ADDRESS *local, *remote;
+	VIP_VI_ATTRIBUTES ra;
+	VIP_DESCRIPTOR *d;
+	VIP_VI_HANDLE cvi;
+	VIP_BOOLEAN recvq;
+	VIP_CQ_HANDLE cq;
+	VIP_RETURN r;
+	struct side s;
+	int status, tries;
+	pid_t peer;
+
+	if (inet_pton(AF_INET, host_text, host) != 1)
+		return 1;
+	fflush(NULL);
+	peer = fork(); /* before any VIPL call: each side opens its own NIC */
+	if (peer < 0)
+		return 1;
+	if (peer == 0)
+		_exit(drain_peer(host));
+	if (open_side(&s, &cq) || post_recv(&s, 0) || post_recv(&s, 1))
+		return 1;
+	local = addr(host, "tdrain-c");
+	remote = addr(host, "tdrain");
+	tries = 0;
+	do
+		r = VipConnectRequest(s.vi, local, remote, 5000, &ra);
+	while (r == VIP_NO_MATCH && ++tries < 10);
+	EXPECT(r, VIP_SUCCESS);
+	EXPECT(VipRecvWait(s.vi, 20, &d), VIP_TIMEOUT);
+	EXPECT(VipCQDone(cq, &cvi, &recvq), VIP_NOT_DONE);
+	EXPECT(VipDisconnect(s.vi), VIP_SUCCESS);
+	EXPECT(VipRecvDone(s.vi, &d), VIP_DESCRIPTOR_ERROR);
+	EXPECT(VipRecvDone(s.vi, &d), VIP_DESCRIPTOR_ERROR);
+	EXPECT(VipRecvDone(s.vi, &d), VIP_NOT_DONE);
+	free(local);
+	free(remote);
+	EXPECT(VipDestroyCQ(cq), VIP_SUCCESS);
+	if (close_side(&s))
+		return 1;
+	if (waitpid(peer, &status, 0) != peer || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return 1;
+	printf("trace_prog: every call returned what it should\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	VIP_VI_ATTRIBUTES va;
@@ -48,6 +195,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "open"))
 		return open_only(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "drain"))
+		return drain(argv[2]);
 	mem = aligned_alloc(4096, 8192);
 	if (!mem)
 		return 1;
