@@ -2,7 +2,8 @@
 # tests/run-suite.sh BUILD_DIR [ASAN_BUILD_DIR] - run the Criterion suite on
 # the verbs device named by $VIPL_DEVICE (run it through
 # tests/harness/rxe-run): every test in each build, then a few tests that
-# cover every layer under valgrind; end with one line totalling them all.
+# cover every layer under valgrind, then libvipl's instructions per
+# message against their limits; end with one line totalling them all.
 set -uo pipefail
 
 # Verbs pin registered memory; allow it where we may (root in the guest).
@@ -52,6 +53,17 @@ if command -v valgrind >/dev/null; then
 			"$1/tests/vipl_tests" --jobs 1 --short-filename \
 			--filter "$filter"
 	done
+fi
+# libvipl's instructions per message, against its limits: counted as one
+# test (deterministic, so it cannot flake).
+if [ -x "$1/tests/bench/vipl_cg" ]; then
+	echo "== instructions per message (tests/bench/cg_guard.sh)"
+	if "$(dirname "$0")/bench/cg_guard.sh" "$1"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		status=1
+	fi
 fi
 echo "vipl: $passed passed, $failed failed"
 exit "$status"
