@@ -54,17 +54,30 @@ static inline struct vip_slot *vip_slot_at(uint32_t idx)
 	return chunk ? &chunk[idx & (VIP_HANDLE_CHUNK_SLOTS - 1)] : NULL;
 }
 
-/* The object a handle names, or NULL if it names none of that kind. */
+/*
+ * The object a handle names, or NULL if it names none of that kind. The
+ * slot's tag holds the kind, so one compare with the tag the handle must
+ * carry checks generation and kind at once (a handle whose own kind byte
+ * is wrong but whose slot holds a live object of the kind asked for names
+ * that object: nothing dangles). Slot 0 is never handed out: index 0
+ * minus one fails the bounds check.
+ */
 static inline void *vip_handle_get(const void *handle, enum vip_kind kind)
 {
 	uintptr_t v = (uintptr_t)handle;
-	uint32_t tag = (uint32_t)(v >> 32);
-	struct vip_slot *s;
+	uint32_t want = (uint32_t)(v >> 32 & ~(uintptr_t)0xff) | kind;
+	uint32_t idx = (uint32_t)v - 1;
+	struct vip_slot *chunk, *s;
 
-	if ((tag & 0xff) != kind || !(uint32_t)v)
-		return NULL; /* also NULL itself: kind is never 0 */
-	s = vip_slot_at((uint32_t)v - 1);
-	if (!s || atomic_load_explicit(&s->tag, memory_order_acquire) != tag)
+	if (idx >= VIP_HANDLE_MAX_CHUNKS * VIP_HANDLE_CHUNK_SLOTS)
+		return NULL;
+	chunk = atomic_load_explicit(
+		&vip_handle_chunks[idx >> VIP_HANDLE_CHUNK_BITS],
+		memory_order_acquire);
+	if (!chunk)
+		return NULL;
+	s = &chunk[idx & (VIP_HANDLE_CHUNK_SLOTS - 1)];
+	if (atomic_load_explicit(&s->tag, memory_order_acquire) != want)
 		return NULL;
 	return s->obj;
 }
