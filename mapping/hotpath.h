@@ -17,6 +17,10 @@
 
 #define MAP_POLL_BATCH 16
 
+_Static_assert(IBV_WR_RDMA_WRITE + 1 == IBV_WR_RDMA_WRITE_WITH_IMM &&
+		       IBV_WR_SEND + 1 == IBV_WR_SEND_WITH_IMM,
+	       "map_qp_post_plain adds the immediate bit to the opcode");
+
 #define MAP_INLINE static inline __attribute__((always_inline))
 
 /* Local data segments become scatter/gather entries, one for one. */
@@ -76,6 +80,45 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	}
 	map_fill_sge(sge, ds, nseg);
 	wr.num_sge = nseg;
+	return ibv_post_send(qp->qp, &wr, &bad);
+}
+
+/*
+ * The common send, for the VIPL layer's fast path: a send of at most one
+ * segment or an RDMA write of one (the caller checked which), no fence.
+ * The verbs opcodes of these four are 0 to 3: write, write with
+ * immediate data, send, send with immediate data.
+ */
+MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+				 void *cookie, bool inline_data)
+{
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
+	uint16_t control = desc->CS.Control;
+	unsigned int imm = !!(control & VIP_CONTROL_IMMEDIATE);
+	unsigned int write = control & VIP_CONTROL_OP_RDMAWRITE;
+	struct ibv_send_wr wr, *bad;
+	struct ibv_sge sge;
+
+	wr.wr_id = (uintptr_t)cookie;
+	wr.next = NULL;
+	wr.sg_list = &sge;
+	wr.send_flags = IBV_SEND_SIGNALED | (inline_data ? IBV_SEND_INLINE : 0);
+	wr.imm_data = imm ? htonl(desc->CS.ImmediateData) : 0;
+	wr.opcode = (enum ibv_wr_opcode)((write ? IBV_WR_RDMA_WRITE
+						: IBV_WR_SEND) + imm);
+	wr.num_sge = desc->CS.SegCount;
+	if (write) {
+		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
+		wr.wr.rdma.rkey = ds[0].Remote.Handle;
+		ds++;
+		wr.num_sge = 1;
+	}
+	/* A zero-length send's descriptor may end at its control segment. */
+	if (wr.num_sge) {
+		sge.addr = ds[0].Local.Data.AddressBits;
+		sge.length = ds[0].Local.Length;
+		sge.lkey = ds[0].Local.Handle;
+	}
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 

@@ -114,6 +114,10 @@ struct vip_nic {
 	struct vip_ptag default_ptag;
 	pthread_mutex_t lock; /* the mr table's writers, the error handler */
 	struct vip_mr_table mrs;
+	/* Moves on whenever a region a queue may have cached stops being
+	 * what it was (deregistered, new ptag) or a VI's ptag changes; starts
+	 * at 1, so that an empty cache (epoch 0) never matches. */
+	atomic_uint mr_epoch;
 	VIP_ERROR_HANDLER error_handler;
 	VIP_PVOID error_context;
 	/* progress.c: a thread that writes descriptor statuses for programs
@@ -181,6 +185,12 @@ struct vip_queue {
 	bool spun;
 	uint32_t seen_done;
 	uint32_t misses;
+	/* The region the last descriptor posted here lay in, checked then
+	 * (registered, the VI's ptag), and the NIC's mr_epoch at that time
+	 * (q->lock): programs keep their descriptors and buffers in a few
+	 * regions, so a post usually needs no table lookup. */
+	uint32_t mr_key, mr_epoch;
+	const uint8_t *mr_start, *mr_end;
 };
 
 struct vip_vi {
@@ -242,6 +252,11 @@ struct vip_ptag *vip_ptag_resolve(struct vip_nic *nic,
 
 /* mem.c */
 int vip_mr_table_init(struct vip_mr_table *t, uint32_t max_regions);
+/* After a region or a VI's ptag changed: every queue's cache is stale. */
+static inline void vip_mr_epoch_bump(struct vip_nic *nic)
+{
+	atomic_fetch_add_explicit(&nic->mr_epoch, 1, memory_order_release);
+}
 void vip_mr_table_release(struct vip_nic *nic);
 extern struct vip_mr vip_mr_gone; /* marks a removed table slot */
 

@@ -208,6 +208,9 @@ VIP_RETURN VipDeregisterMem(VIP_NIC_HANDLE NicHandle, VIP_PVOID VirtualAddress,
 		return VIP_INVALID_PARAMETER;
 	}
 	table_remove(&nic->mrs, mr);
+	/* After the removal: a post that read the old epoch and then found
+	 * the region cached it under that epoch, now stale. */
+	vip_mr_epoch_bump(nic);
 	pthread_mutex_unlock(&nic->lock);
 	map_mr_dereg(mr->mr);
 	atomic_fetch_sub(&mr->ptag->users, 1);
@@ -271,6 +274,7 @@ VIP_RETURN VipSetMemAttributes(VIP_NIC_HANDLE NicHandle, VIP_PVOID Address,
 		}
 		mr->rdma_write = MemAttrs->EnableRdmaWrite;
 		mr->rdma_read = MemAttrs->EnableRdmaRead;
+		vip_mr_epoch_bump(nic);
 	}
 	pthread_mutex_unlock(&nic->lock);
 	if (err == EIO)

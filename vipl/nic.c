@@ -159,6 +159,7 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 	nic = calloc(1, sizeof(*nic));
 	if (!nic)
 		return VIP_ERROR_RESOURCE;
+	atomic_init(&nic->mr_epoch, 1);
 	err = open_dev(DeviceName, &on, &nic->dev);
 	if (err)
 		goto err_free;

@@ -329,5 +329,6 @@ VIP_RETURN VipSetViAttributes(VIP_VI_HANDLE ViHandle, VIP_VI_ATTRIBUTES *Attrs)
 			return vip_from_errno(err);
 	}
 	vi->attrs = next;
+	vip_mr_epoch_bump(vi->nic); /* its queues' cached regions: old ptag */
 	return VIP_SUCCESS;
 }
