@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 MARGIN=5
 MSGS=200
 # path limit, as reached (docs/performance.md, "Instructions")
-LIMITS="send 397 recv 301 write 405 empty 80"
+LIMITS="send 308 recv 275 write 313 empty 77"
 
 if ! command -v valgrind >/dev/null; then
 	echo "cg_guard: valgrind not installed" >&2
