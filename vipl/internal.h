@@ -327,6 +327,21 @@ void vip_queue_progress(struct vip_queue *q);
  * held). */
 void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 
+/* post.c: hands held (fenced) descriptors to the device once their fence
+ * has cleared (q->lock held). */
+void vip_queue_submit_held(struct vip_queue *q);
+/* seg lies in registered memory of the VI's ptag (error paths and sends
+ * whose data is not in the descriptor's region). */
+static inline bool vip_segment_ok(struct vip_vi *vi,
+				  const VIP_DATA_SEGMENT *seg)
+{
+	const struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
+	const uint8_t *p = seg->Data.Address;
+
+	return mr && mr->ptag == vi->ptag && p >= mr->start &&
+	       (size_t)(p - mr->start) + seg->Length <= mr->len;
+}
+
 /* Puts q's outstanding receives back on a QP that was reset. */
 void vip_queue_repost(struct vip_queue *q);
 /* After a connection attempt failed or ended: the QP back to a fresh,
