@@ -16,7 +16,7 @@
 /* A held request is refused this long before its requester's patience
  * runs out (an eighth of it, within these bounds), so the refusal arrives
  * in time. */
-#define REFUSE_EARLY_MIN_MS 50
+#define REFUSE_EARLY_MIN_MS 100
 #define REFUSE_EARLY_MAX_MS 1000
 
 /* Unlinks c from the listener holding it or from the taken list;

@@ -173,10 +173,17 @@ static int attr_server(void *arg)
 	VT_CHECK(d->CS.Status == (VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE));
 	VT_CHECK(d->CS.Length == sizeof(ATTR_MSG));
 	VT_CHECK(!memcmp(vt_data(&m), ATTR_MSG, sizeof(ATTR_MSG)));
-	/* Until the client leaves. */
+	/* The reply lets the client leave only after the checks above (it
+	 * would otherwise be gone, and the VI in Error, on a slow host). */
 	d = vt_desc(&m, 1);
 	vt_fill(d, &m, vt_data(&m), 64);
 	VT_CHECK(VipPostRecv(vi, d, m.mh) == VIP_SUCCESS);
+	d = vt_desc(&m, 2);
+	vt_fill(d, &m, vt_data(&m) + 64, sizeof(ATTR_MSG));
+	memcpy(vt_data(&m) + 64, ATTR_MSG, sizeof(ATTR_MSG));
+	VT_CHECK(VipPostSend(vi, d, m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipSendWait(vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	/* Until the client leaves. */
 	VipRecvWait(vi, VT_TIMEOUT_MS, &out);
 	VipDisconnect(vi);
 	VipDestroyVi(vi);
@@ -191,7 +198,7 @@ static void attr_client(const struct attr_case *c)
 {
 	VIP_NET_ADDRESS *local, *remote;
 	VIP_VI_ATTRIBUTES va, ra;
-	VIP_DESCRIPTOR *d, *out;
+	VIP_DESCRIPTOR *d, *reply, *out;
 	struct prog_nic p;
 	VIP_VI_HANDLE vi;
 	struct vt_mem m;
@@ -208,6 +215,9 @@ static void attr_client(const struct attr_case *c)
 	cr_assert_not_null(m.base);
 	va = prog_vi_attrs(&p, p.maxtransfersize);
 	cr_assert_eq(VipCreateVi(p.nic, &va, NULL, NULL, &vi), VIP_SUCCESS);
+	reply = vt_desc(&m, 1);
+	vt_fill(reply, &m, vt_data(&m) + 1024, 1024);
+	cr_assert_eq(VipPostRecv(vi, reply, m.mh), VIP_SUCCESS);
 	local = vt_addr(p.nic, "attr-client");
 	remote = vt_addr(p.nic, c->disc);
 	do
@@ -222,6 +232,9 @@ static void attr_client(const struct attr_case *c)
 	cr_assert_eq(VipSendWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
 	cr_expect_eq(out, d);
 	cr_expect_eq(d->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND);
+	cr_assert_eq(VipRecvWait(vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_expect_eq(out, reply);
+	cr_expect_eq(reply->CS.Length, sizeof(ATTR_MSG));
 	cr_expect_eq(VipDisconnect(vi), VIP_SUCCESS);
 	cr_expect_eq(VipDestroyVi(vi), VIP_SUCCESS);
 	vt_mem_fini(&m);

@@ -255,8 +255,8 @@ LATE_PEER(12, accepts, false)
 
 /* ------------------------------------- a requester that gave up early */
 
-#define RACE_CONNECTIONS 15
-#define RACE_TIMEOUT_MS 300
+#define RACE_CONNECTIONS 12
+#define RACE_TIMEOUT_MS 500
 
 /*
  * Accepts RACE_CONNECTIONS connections, each after a pause of up to
