@@ -81,7 +81,16 @@ static int peer(void *arg)
 				return 99;
 			}
 	}
-	/* We leave first: the parent's last receives come back flushed. */
+	/* A last message, and we leave only once the parent acknowledged
+	 * it: leaving right after a receive can take the device's
+	 * acknowledgement of the parent's last send with it (rxe acks after
+	 * it completes the receive), and that send would come back flushed.
+	 * The parent's receives still posted come back flushed. */
+	for (j = 0; j < LEN; j++)
+		out[j] = down(MSGS, j);
+	vt_fill(s, &e.m, out, LEN);
+	VT_CHECK(VipPostSend(e.vi, s, e.m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipSendWait(e.vi, VT_TIMEOUT_MS, &d) == VIP_SUCCESS);
 	VT_CHECK(vt_end_close(&e) == VIP_SUCCESS);
 	return 0;
 }
@@ -219,6 +228,14 @@ Test(legacy, children_forked_while_traffic_flows_leave_the_parent_whole,
 				  "a child's writes reached the parent");
 		}
 	}
+	/* The peer's last message, in the receive posted after message
+	 * MSGS - RECVS. */
+	cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &d), VIP_SUCCESS);
+	k = MSGS % RECVS;
+	cr_assert_eq(d, vt_desc_at(&e.m, k));
+	in = (unsigned char *)vt_data(&e.m) + k * LEN;
+	for (j = 0; j < LEN; j++)
+		bad += in[j] != down(MSGS, j);
 	cr_expect_eq(bad, 0);
 	cr_expect(canary_intact(&e.m));
 	cr_expect_eq(vt_join(srv, 30), 0, "the peer saw wrong answers");
