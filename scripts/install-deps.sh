@@ -32,13 +32,33 @@ PACKAGES=(
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
-# Print the packages from PACKAGES that are not fully installed.
+# What tests/harness/mksiw.sh needs to build Soft-iWARP (siw) for the guest
+# kernel, which Debian builds without it: that kernel's headers, and the
+# kernel source of the same package version. Printed as apt arguments
+# (name=version), for the newest kernel in /lib/modules with a /boot image
+# (the one rxe-run boots); nothing before linux-image-amd64 is installed.
+siw_packages() {
+    local kver version series
+    kver=$(for d in /lib/modules/*/; do
+        d=${d%/}
+        [[ -f /boot/vmlinuz-${d##*/} ]] && printf '%s\n' "${d##*/}"
+    done | sort -rV | head -n1)
+    [[ -n $kver ]] || return 0
+    version=$(dpkg-query -W -f='${Version}' "linux-image-$kver" 2>/dev/null ||
+        dpkg-query -W -f='${Version}' "linux-image-$kver-unsigned" 2>/dev/null) || return 0
+    series=${kver%%-*}
+    series=${series%.*}
+    printf '%s\n' "linux-headers-$kver=$version" "linux-source-$series=$version"
+}
+
+# Print the packages named (name or name=version) that are not fully
+# installed.
 # dpkg-query exits non-zero for unknown packages, hence the `|| true`:
 # an unknown package simply counts as missing.
 missing_packages() {
     local pkg status
-    for pkg in "${PACKAGES[@]}"; do
-        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    for pkg in "$@"; do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "${pkg%%=*}" 2>/dev/null || true)
         [[ $status == installed ]] || printf '%s\n' "$pkg"
     done
 }
@@ -59,6 +79,7 @@ as_root() {
 main() {
     if [[ ${1:-} == --list ]]; then
         printf '%s\n' "${PACKAGES[@]}"
+        siw_packages
         return 0
     fi
     if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
@@ -66,10 +87,20 @@ main() {
         exit 1
     fi
 
+    install_missing "${PACKAGES[@]}"
+    # Second round: these depend on the kernel the first one installed.
+    local -a siw
+    mapfile -t siw < <(siw_packages)
+    ((${#siw[@]} == 0)) || install_missing "${siw[@]}"
+    log "done"
+}
+
+# Install those of the packages named that are missing, or fail.
+install_missing() {
     local -a missing
-    mapfile -t missing < <(missing_packages)
+    mapfile -t missing < <(missing_packages "$@")
     if [[ ${#missing[@]} -eq 0 ]]; then
-        log "all ${#PACKAGES[@]} packages already installed"
+        log "all $# packages already installed"
         return 0
     fi
 
@@ -82,12 +113,11 @@ main() {
         "${missing[@]}" </dev/null
 
     # Double-check: apt can "succeed" while leaving a package half-configured.
-    mapfile -t missing < <(missing_packages)
+    mapfile -t missing < <(missing_packages "$@")
     if [[ ${#missing[@]} -ne 0 ]]; then
         log "still missing after install: ${missing[*]}"
         exit 1
     fi
-    log "done"
 }
 
 main "$@"; exit

@@ -2,7 +2,9 @@
 # PID 1 of the rxe-run guest, started by the initramfs after switch_root
 # into the host's (read-only) root file system. rxe-run copies this file into
 # its writable share, mounted here at /run/rxe-run, next to:
-#   guest.conf  settings (bash): RXE_DEV, RXE_ADDR, RXE_PREFIX, RW_TAGS/RW_PATHS
+#   guest.conf  settings (bash): RXE_DEV, RXE_ADDR, RXE_PREFIX, RXE_TYPE
+#               (rxe or siw), SIW_KO (siw: the module rxe-run built),
+#               RW_TAGS/RW_PATHS
 #   lib-rxe.sh  the rxe setup helpers shared with rxe-run's host mode
 #   job.sh      the caller's environment, cwd and command (bash)
 #   output      where the command's stdout+stderr go (rxe-run tails it)
@@ -47,14 +49,26 @@ fail() {
 
 # Load every module the guest needs in one modprobe call: each exec costs
 # ~0.1 s under TCG. overlay is optional (see mount_scratch).
+# siw is not among the kernel's modules (Debian builds it out): its
+# dependencies come from modprobe, the module itself from SIW_KO.
 load_modules() {
     local mod
-    local -a mods=(veth rdma_rxe ib_uverbs rdma_ucm)
+    local -a mods=(veth ib_uverbs rdma_ucm)
+    if [[ ${RXE_TYPE:-rxe} == siw ]]; then
+        mods+=(libcrc32c)
+    else
+        mods+=(rdma_rxe)
+    fi
     [[ -z ${RXE_NIC_MAC:-} ]] || mods+=(virtio_net)
-    modprobe -a overlay "${mods[@]}" 2>/dev/null && return 0
-    for mod in "${mods[@]}"; do
-        modprobe "$mod" || fail "modprobe $mod failed"
-    done
+    if ! modprobe -a overlay "${mods[@]}" 2>/dev/null; then
+        for mod in "${mods[@]}"; do
+            modprobe "$mod" || fail "modprobe $mod failed"
+        done
+    fi
+    if [[ ${RXE_TYPE:-rxe} == siw ]]; then
+        # An unsigned out-of-tree module: it loads and taints the kernel.
+        insmod "$SIW_KO" || fail "insmod $SIW_KO failed"
+    fi
 }
 
 # The root file system is the host's, read-only: give programs the usual
@@ -124,16 +138,16 @@ setup_rxe() {
         find_nic nic "$RXE_NIC_MAC" || fail "no network interface with MAC $RXE_NIC_MAC"
         ip addr add "$RXE_ADDR/$RXE_PREFIX" dev "$nic" || fail "cannot add $RXE_ADDR to $nic"
         ip link set "$nic" up || fail "cannot bring $nic up"
-        rdma link add "$RXE_DEV" type rxe netdev "$nic" ||
-            fail "rdma link add $RXE_DEV type rxe netdev $nic failed"
+        rdma link add "$RXE_DEV" type "${RXE_TYPE:-rxe}" netdev "$nic" ||
+            fail "rdma link add $RXE_DEV type ${RXE_TYPE:-rxe} netdev $nic failed"
         RXE_ON=$nic
     else
-        err=$(rxe_setup_veth vipl0 vipl1 "$RXE_DEV" "$RXE_ADDR" "$RXE_PREFIX" 2>&1) ||
-            fail "rxe setup failed: $err"
+        err=$(rxe_setup_veth vipl0 vipl1 "$RXE_DEV" "$RXE_ADDR" "$RXE_PREFIX" \
+            "${RXE_TYPE:-rxe}" 2>&1) || fail "${RXE_TYPE:-rxe} setup failed: $err"
         RXE_ON=vipl0
     fi
     say "$RXE_DEV created, waiting for it to become ready"
-    err=$(rxe_wait_ready "$RXE_DEV" "$RXE_ADDR" 30 2>&1) || fail "$err"
+    err=$(rxe_wait_ready "$RXE_DEV" "$RXE_ADDR" 30 "${RXE_TYPE:-rxe}" 2>&1) || fail "$err"
 }
 
 run_job() {

@@ -24,13 +24,16 @@ rxe_read() { # var file
     IFS= read -r "$1" 2>/dev/null <"$2" || printf -v "$1" ''
 }
 
-# Succeed if DEV's port 1 is ACTIVE and its GID table holds ADDR's IPv4 GID:
-# only then can rdma_cm resolve ADDR to DEV.
+# Succeed if DEV's port 1 is ACTIVE and, for rxe (TYPE, default rxe), its
+# GID table holds ADDR's IPv4 GID: only then can rdma_cm resolve ADDR to
+# DEV. siw's GID is its MAC address; rdma_cm finds siw by the netdev's
+# address, so an ACTIVE port is enough there.
 rxe_ready() {
-    local dev=$1 addr=$2 port state want gid i
+    local dev=$1 addr=$2 type=${3:-rxe} port state want gid i
     port=/sys/class/infiniband/$dev/ports/1
     rxe_read state "$port/state"
     [[ $state == *ACTIVE* ]] || return 1
+    [[ $type == rxe ]] || return 0
     rxe_gid_suffix want "$addr"
     # The IPv4 GIDs come right after the IPv6 link-local ones; reading all
     # 1024 entries would be slow under TCG.
@@ -41,11 +44,11 @@ rxe_ready() {
     return 1
 }
 
-# Wait up to SECONDS (wall clock) for rxe_ready DEV ADDR.
+# Wait up to SECONDS (wall clock) for rxe_ready DEV ADDR TYPE.
 rxe_wait_ready() {
-    local dev=$1 addr=$2 seconds=$3 deadline state
+    local dev=$1 addr=$2 seconds=$3 type=${4:-rxe} deadline state
     deadline=$((SECONDS + seconds))
-    until rxe_ready "$dev" "$addr"; do
+    until rxe_ready "$dev" "$addr" "$type"; do
         if ((SECONDS >= deadline)); then
             rxe_read state "/sys/class/infiniband/$dev/ports/1/state"
             echo "$dev did not become ready within $seconds s (port state:" \
@@ -56,12 +59,13 @@ rxe_wait_ready() {
     done
 }
 
-# Create veth pair VETH<->PEER, put ADDR/PREFIX on VETH, and an rxe device
-# DEV on it. Needs the veth, rdma_rxe, ib_uverbs and rdma_ucm modules loaded
-# and CAP_NET_ADMIN. On failure, whatever was created is left for the
-# caller's cleanup (rxe_teardown).
+# Create veth pair VETH<->PEER, put ADDR/PREFIX on VETH, and a software
+# RDMA device DEV of TYPE (rxe, the default, or siw) on it. Needs the veth,
+# rdma_rxe (or siw), ib_uverbs and rdma_ucm modules loaded and
+# CAP_NET_ADMIN. On failure, whatever was created is left for the caller's
+# cleanup (rxe_teardown).
 rxe_setup_veth() {
-    local veth=$1 peer=$2 dev=$3 addr=$4 prefix=$5
+    local veth=$1 peer=$2 dev=$3 addr=$4 prefix=$5 type=${6:-rxe}
     ip link add "$veth" type veth peer name "$peer" ||
         { echo "cannot create veth pair $veth/$peer" >&2; return 1; }
     ip addr add "$addr/$prefix" dev "$veth" ||
@@ -69,8 +73,8 @@ rxe_setup_veth() {
     # Both ends must be up: a veth without carrier keeps the rxe port DOWN.
     { ip link set "$peer" up && ip link set "$veth" up; } ||
         { echo "cannot bring $veth/$peer up" >&2; return 1; }
-    rdma link add "$dev" type rxe netdev "$veth" ||
-        { echo "rdma link add $dev type rxe netdev $veth failed" >&2; return 1; }
+    rdma link add "$dev" type "$type" netdev "$veth" ||
+        { echo "rdma link add $dev type $type netdev $veth failed" >&2; return 1; }
 }
 
 # Remove what rxe_setup_veth created (deleting one veth end removes both).
