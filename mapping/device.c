@@ -1,6 +1,9 @@
 /* device.c - NIC: a verbs device context shared with rdma_cm. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,64 @@ static struct ibv_gid_entry *gid_table(struct ibv_context *ctx, ssize_t *n)
 }
 
 /*
+ * iWARP devices (siw, Chelsio, Intel in iWARP mode) have no RoCE GID
+ * table: their one GID is the MAC address of the interface they run on,
+ * and the kernel names no netdev beside it. That interface is found by
+ * its MAC; its index, or 0.
+ */
+static unsigned int iwarp_ifindex(struct ibv_context *ctx, uint8_t port)
+{
+	struct ifaddrs *ifs, *ifa;
+	unsigned int ifindex = 0;
+	union ibv_gid gid;
+
+	if (ctx->device->transport_type != IBV_TRANSPORT_IWARP ||
+	    ibv_query_gid(ctx, port, 0, &gid) || getifaddrs(&ifs))
+		return 0;
+	for (ifa = ifs; ifa && !ifindex; ifa = ifa->ifa_next) {
+		const struct sockaddr_ll *ll = (void *)ifa->ifa_addr;
+
+		if (ll && ll->sll_family == AF_PACKET && ll->sll_halen == 6 &&
+		    !memcmp(ll->sll_addr, gid.raw, 6))
+			ifindex = (unsigned int)ll->sll_ifindex;
+	}
+	freeifaddrs(ifs);
+	return ifindex;
+}
+
+/* The first IPv4 address of interface ifindex, else its first global
+ * IPv6 one, into attr (addr_len 0 when it has neither). */
+static void ifindex_addr(unsigned int ifindex, struct map_dev_attr *attr)
+{
+	char want[IF_NAMESIZE];
+	struct ifaddrs *ifs, *ifa;
+
+	attr->addr_len = 0;
+	if (!if_indextoname(ifindex, want) || getifaddrs(&ifs))
+		return;
+	for (ifa = ifs; ifa && attr->addr_len != 4; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, want))
+			continue;
+		if (ifa->ifa_addr->sa_family == AF_INET) {
+			const struct sockaddr_in *in = (void *)ifa->ifa_addr;
+
+			memcpy(attr->addr, &in->sin_addr, 4);
+			attr->addr_len = 4;
+		} else if (ifa->ifa_addr->sa_family == AF_INET6 &&
+			   !attr->addr_len) {
+			const struct sockaddr_in6 *in6 = (void *)ifa->ifa_addr;
+			const uint8_t *a = in6->sin6_addr.s6_addr;
+
+			if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+				continue; /* link-local: no route to it */
+			memcpy(attr->addr, a, 16);
+			attr->addr_len = 16;
+		}
+	}
+	freeifaddrs(ifs);
+}
+
+/*
  * The port of ctx bound to interface ifindex, or 0. RoCE devices (rxe
  * among them) name the netdev behind each GID; InfiniBand ports have none,
  * so only /dev/via_<name> on Ethernet finds a device.
@@ -58,6 +119,8 @@ static uint8_t port_on_netdev(struct ibv_context *ctx, unsigned int ifindex)
 		}
 	}
 	free(e);
+	if (!port && iwarp_ifindex(ctx, MAP_PORT) == ifindex)
+		port = MAP_PORT;
 	return port;
 }
 
@@ -147,6 +210,9 @@ static size_t put_netdevs(char *buf, size_t len, struct ibv_context *ctx)
 		off += (size_t)w;
 	}
 	free(e);
+	if (!off && if_indextoname(iwarp_ifindex(ctx, MAP_PORT), name) &&
+	    strlen(name) + 3 < len)
+		off = (size_t)snprintf(buf, len, " (%s", name);
 	if (off && off + 1 < len) {
 		buf[off++] = ')';
 		buf[off] = '\0';
@@ -186,14 +252,22 @@ void map_dev_close(struct map_dev *dev)
 	free(dev);
 }
 
-/* The port's IP address: an IPv4-mapped GID first, else a global IPv6. */
+/* The port's IP address: an IPv4-mapped GID first, else a global IPv6;
+ * for iWARP, the address of the interface the device runs on. */
 static void find_addr(struct map_dev *dev, int gid_tbl_len,
 		      struct map_dev_attr *attr)
 {
 	union ibv_gid gid;
+	unsigned int ifindex;
 	int i;
 
 	attr->addr_len = 0;
+	if (dev->ctx->device->transport_type == IBV_TRANSPORT_IWARP) {
+		ifindex = iwarp_ifindex(dev->ctx, dev->port);
+		if (ifindex)
+			ifindex_addr(ifindex, attr);
+		return;
+	}
 	for (i = 0; i < gid_tbl_len; i++) {
 		if (ibv_query_gid(dev->ctx, dev->port, i, &gid))
 			break;
