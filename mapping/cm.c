@@ -164,12 +164,21 @@ static void on_conn_event(struct map_conn *conn, enum rdma_cm_event_type type,
 		conn->state = CONN_RESPONDED;
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
+		/* iWARP's active side hears the server's answer here: there
+		 * is no CONNECT_RESPONSE, the kernel moved the QP to RTS. */
+		if (conn->state == CONN_ROUTE_RESOLVED && plen &&
+		    !wire_parse(pdata, plen, &kind, &reason, &conn->peer) &&
+		    kind == WIRE_ACCEPT)
+			conn->peer_valid = true;
 		conn->state = CONN_ESTABLISHED;
 		conn->established = true;
 		break;
 	case RDMA_CM_EVENT_REJECTED:
-		/* Ours carry a reason; rdma_cm's own (no listener) do not. */
-		if (status == 28 /* IB_CM_REJ_CONSUMER_DEFINED */ &&
+		/* Ours carry a reason; rdma_cm's own (no listener) do not.
+		 * IB CM says "consumer defined" (28); iWARP gives an errno
+		 * (an MPA reject is refused, a reset connection reset). */
+		if ((status == 28 /* IB_CM_REJ_CONSUMER_DEFINED */ ||
+		     status == -ECONNREFUSED || status == -ECONNRESET) &&
 		    !wire_parse(pdata, plen, &kind, &reason, &conn->peer) &&
 		    kind == WIRE_REJECT) {
 			conn->peer_valid = true;

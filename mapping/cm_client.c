@@ -129,9 +129,10 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	struct map_conn_info mine = *info;
 	struct rdma_conn_param param;
 	uint8_t buf[WIRE_MAX_LEN];
+	bool by_cm = false;
 	int err;
 
-	err = mine.level == VIP_SERVICE_UNRELIABLE
+	err = qp->qp->qp_type == IBV_QPT_UC
 		      ? resolve_uc(cm, conn, src, dst)
 		      : resolve_rc(cm, conn, src, dst, deadline);
 	if (err)
@@ -149,8 +150,13 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	param.retry_count = CM_RETRY_COUNT;
 	param.rnr_retry_count = CM_RNR_RETRY;
 	param.qp_num = qp->qp->qp_num;
-	if (rdma_connect(conn->id, &param))
-		return errno ? errno : EIO;
+	if (rdma_connect(conn->id, &param)) {
+		err = errno ? errno : EIO;
+		/* iWARP connects TCP within the call: nobody listens. */
+		if (err == ECONNREFUSED)
+			*why = MAP_REJECT_NO_MATCH;
+		return err;
+	}
 
 	/* The answer may be on its way as our time runs out: a server
 	 * refuses a request it cannot match shortly before that. */
@@ -162,6 +168,8 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 		*why = conn->peer_valid ? conn->reject_reason
 					: MAP_REJECT_NO_MATCH;
 		err = ECONNREFUSED;
+	} else if (!err && conn->state == CONN_ESTABLISHED) {
+		by_cm = true; /* iWARP: connected, the QP in RTS */
 	} else if (!err && conn->state != CONN_RESPONDED) {
 		err = EAGAIN; /* unreachable: the CM gave up, try again */
 	}
@@ -172,7 +180,7 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 		return err;
 
 	err = map_qp_connect(qp, conn->id);
-	if (!err && rdma_establish(conn->id))
+	if (!err && !by_cm && rdma_establish(conn->id))
 		err = errno ? errno : EIO;
 	pthread_mutex_lock(&cm->lock);
 	if (err)

@@ -182,6 +182,11 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 	return 0;
 }
 
+bool map_dev_is_iwarp(const struct map_dev *dev)
+{
+	return dev->ctx->device->transport_type == IBV_TRANSPORT_IWARP;
+}
+
 /* Appends " (if1, if2)": the interfaces ctx's ports are bound to. */
 static size_t put_netdevs(char *buf, size_t len, struct ibv_context *ctx)
 {
@@ -262,7 +267,7 @@ static void find_addr(struct map_dev *dev, int gid_tbl_len,
 	int i;
 
 	attr->addr_len = 0;
-	if (dev->ctx->device->transport_type == IBV_TRANSPORT_IWARP) {
+	if (map_dev_is_iwarp(dev)) {
 		ifindex = iwarp_ifindex(dev->ctx, dev->port);
 		if (ifindex)
 			ifindex_addr(ifindex, attr);

@@ -92,6 +92,9 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out);
 void map_dev_list(char *buf, size_t len);
 void map_dev_close(struct map_dev *dev);
 int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr);
+/* iWARP (siw, iWARP NICs): RC only, the connection manager drives the
+ * QP's states, no immediate data. */
+bool map_dev_is_iwarp(const struct map_dev *dev);
 
 /* Asynchronous device events, in words the VIPL layer can map. */
 enum map_dev_event {

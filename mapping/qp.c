@@ -56,12 +56,16 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 			.max_send_sge = cfg->max_sge,
 			.max_recv_sge = cfg->max_sge,
 		},
-		.qp_type = cfg->level == VIP_SERVICE_UNRELIABLE ? IBV_QPT_UC
-								 : IBV_QPT_RC,
 	};
 	struct map_qp *qp;
 	int err;
 
+	/* iWARP has RC only: an unreliable VI runs reliably there, which
+	 * VIA allows (it loses nothing it need not), see porting.md. */
+	init.qp_type = cfg->level == VIP_SERVICE_UNRELIABLE &&
+				       !map_dev_is_iwarp(pd->dev)
+			       ? IBV_QPT_UC
+			       : IBV_QPT_RC;
 	if (cfg->max_sge > MAP_MAX_SGE)
 		return EINVAL;
 	qp = calloc(1, sizeof(*qp));
@@ -174,12 +178,16 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	struct ibv_qp_attr attr;
 	int mask, ret;
 
+	qp->left_init = true;
+	/* iWARP's connection manager moves the QP to RTS itself, as the
+	 * connection is made (and refuses RTR/RTS from us). */
+	if (map_dev_is_iwarp(qp->dev))
+		return 0;
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_RTR;
 	ret = rdma_init_qp_attr(id, &attr, &mask);
 	if (ret)
 		return errno ? errno : EINVAL;
-	qp->left_init = true;
 	/* RNR exists on RC only: UC drops a message with no receive. */
 	if (uc) {
 		mask &= UC_RTR_MASK;

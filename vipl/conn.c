@@ -88,6 +88,16 @@ void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code)
 		map_conn_break(vi->conn);
 }
 
+void vip_vi_flushed(struct vip_vi *vi)
+{
+	int expected = VIP_STATE_CONNECTED;
+
+	/* The device flushed on its own: the peer's end is gone (iWARP's
+	 * TCP close flushes before rdma_cm says so). The error callback
+	 * hears it when the connection manager confirms. */
+	atomic_compare_exchange_strong(&vi->state, &expected, VIP_STATE_ERROR);
+}
+
 void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc)
 {
 	vi->broken = false;

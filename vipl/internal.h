@@ -389,6 +389,8 @@ VIP_RETURN vip_check_peer(struct map_conn *mc,
 bool vip_peer_reap(struct vip_vi *vi);
 /* A descriptor error broke vi's connection (queue lock held). */
 void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
+/* A descriptor completed flushed: a connected vi is in Error now. */
+VIP_COLD void vip_vi_flushed(struct vip_vi *vi);
 void vip_vi_destroy(struct vip_vi *vi);
 
 #endif

@@ -94,6 +94,8 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 	 * error callback once the connection manager confirms. */
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
 		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
+	else if (errors)
+		vip_vi_flushed(q->vi);
 	if (q->recv)
 		d->CS.Length = errors ? 0 : c->length;
 	if (c->status & VIP_STATUS_IMMEDIATE)
