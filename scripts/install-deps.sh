@@ -20,6 +20,8 @@ PACKAGES=(
     ibverbs-utils rdmacm-utils perftest
     # tests
     libcriterion-dev valgrind
+    # tests/packages: Debian packages built, checked and installed
+    dpkg-dev debhelper lintian
     # tests/man: groff renders the pages (-ww), man-db finds them
     groff-base man-db
     # tests/fuzz: clang, and libFuzzer's runtime (only a Recommends of clang)

@@ -3,8 +3,9 @@
 #
 # Installs what is missing, builds libvipl twice (a normal build and one
 # with AddressSanitizer + UBSan), checks `cmake --install`, the manual
-# pages (every function has one, each renders cleanly) and programs
-# built against the installed copy, then runs the Criterion suite of both
+# pages (every function has one, each renders cleanly), programs built
+# against the installed copy, and the Debian packages (built, lintian
+# clean, installed, consumers built against them), then runs the Criterion suite of both
 # builds over a real rxe device: this host's, or, where the kernel has no
 # RDMA, one qemu guest booted by tests/harness/rxe-run for the whole run;
 # last, a smoke run of the benchmarks (scripts/bench.sh --smoke).
@@ -34,6 +35,11 @@ tests/fuzz/run.sh 30
 step "install check"
 tests/install/check.sh build build/install-check
 
+step "Debian packages: build, lintian, install, consumers"
+tests/packages/check.sh build/deb-check
+# Installed into this machine for the suite below; purged when we leave.
+trap 'tests/packages/check.sh --remove' EXIT
+
 step "manual pages"
 tests/man/check.sh build build/man-check
 
@@ -42,6 +48,7 @@ tests/harness/two-host-conn.sh
 
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin
+export VIPL_DEB_BIN=$top/build/deb-check/bin
 tests/harness/rxe-run --timeout 1500 -- tests/run-suite.sh build build-asan
 
 # Benchmarks are not tests: this only shows that each one still builds and

@@ -87,7 +87,7 @@ done
 
 # Warnings (-ww) go to stderr; any output there fails the page.
 pages=0
-for page in man3/*.3 man7/*.7; do
+for page in man1/*.1 man3/*.3 man7/*.7; do
 	msgs=$(groff -man -ww -z "$page" 2>&1) || bad "$page: groff failed"
 	[ -z "$msgs" ] || bad "$page: groff warns: $msgs"
 	pages=$((pages + 1))
