@@ -143,6 +143,28 @@ static uint8_t pick(const struct map_dev_sel *sel, struct ibv_context *ctx,
 	return 0;
 }
 
+static bool port_exists(struct ibv_context *ctx, unsigned int port)
+{
+	struct ibv_device_attr da;
+
+	return port <= 255 && !ibv_query_device(ctx, &da) &&
+	       port <= da.phys_port_cnt;
+}
+
+/* A GID the settings name must hold an address (RoCE: an IP). */
+static bool gid_exists(struct ibv_context *ctx, uint8_t port, int index)
+{
+	struct ibv_port_attr pa;
+	union ibv_gid gid;
+	static const union ibv_gid zero;
+
+	if (index < 0)
+		return true;
+	return !ibv_query_port(ctx, port, &pa) && index < pa.gid_tbl_len &&
+	       !ibv_query_gid(ctx, port, index, &gid) &&
+	       memcmp(&gid, &zero, sizeof(gid));
+}
+
 int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 {
 	struct ibv_context **list;
@@ -169,6 +191,13 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 		rdma_free_devices(list);
 		return ENODEV;
 	}
+	if (sel->port)
+		port = port_exists(list[i - 1], sel->port) ? (uint8_t)sel->port
+							   : 0;
+	if (!port || !gid_exists(list[i - 1], port, sel->gid_index)) {
+		rdma_free_devices(list);
+		return EINVAL;
+	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev) {
 		rdma_free_devices(list);
@@ -177,6 +206,8 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 	dev->ctx = list[i - 1];
 	dev->list = list;
 	dev->port = port;
+	dev->gid_index = sel->gid_index;
+	dev->ip_version = sel->ip_version;
 	pthread_mutex_init(&dev->lock, NULL);
 	*out = dev;
 	return 0;
@@ -257,11 +288,33 @@ void map_dev_close(struct map_dev *dev)
 	free(dev);
 }
 
-/* The port's IP address: an IPv4-mapped GID first, else a global IPv6;
+/* GID gid's IP address into attr, if it is one of the family asked for
+ * (0: either); link-local IPv6 GIDs have no route to them. */
+static bool gid_addr(const union ibv_gid *gid, int ip_version,
+		     struct map_dev_attr *attr)
+{
+	if (!memcmp(gid->raw, v4_mapped_prefix, 12)) {
+		if (ip_version == 6)
+			return false;
+		memcpy(attr->addr, gid->raw + 12, 4);
+		attr->addr_len = 4;
+		return true;
+	}
+	if (ip_version == 4 || gid->raw[0] == 0 ||
+	    (gid->raw[0] == 0xfe && (gid->raw[1] & 0xc0) == 0x80))
+		return false;
+	memcpy(attr->addr, gid->raw, 16);
+	attr->addr_len = 16;
+	return true;
+}
+
+/* The port's IP address: the GID the settings name; else an IPv4-mapped
+ * GID first, then a global IPv6 one (only those with VIPL_IP_VERSION 6);
  * for iWARP, the address of the interface the device runs on. */
 static void find_addr(struct map_dev *dev, int gid_tbl_len,
 		      struct map_dev_attr *attr)
 {
+	struct map_dev_attr v6 = { .addr_len = 0 };
 	union ibv_gid gid;
 	unsigned int ifindex;
 	int i;
@@ -273,19 +326,22 @@ static void find_addr(struct map_dev *dev, int gid_tbl_len,
 			ifindex_addr(ifindex, attr);
 		return;
 	}
+	if (dev->gid_index >= 0) {
+		if (!ibv_query_gid(dev->ctx, dev->port, dev->gid_index, &gid))
+			gid_addr(&gid, dev->ip_version, attr);
+		return;
+	}
 	for (i = 0; i < gid_tbl_len; i++) {
 		if (ibv_query_gid(dev->ctx, dev->port, i, &gid))
 			break;
-		if (!memcmp(gid.raw, v4_mapped_prefix, 12)) {
-			memcpy(attr->addr, gid.raw + 12, 4);
-			attr->addr_len = 4;
+		if (dev->ip_version != 6 && gid_addr(&gid, 4, attr))
 			return;
-		}
-		if (!attr->addr_len && gid.raw[0] != 0 &&
-		    !(gid.raw[0] == 0xfe && (gid.raw[1] & 0xc0) == 0x80)) {
-			memcpy(attr->addr, gid.raw, 16);
-			attr->addr_len = 16;
-		}
+		if (dev->ip_version != 4 && !v6.addr_len)
+			gid_addr(&gid, 6, &v6);
+	}
+	if (v6.addr_len) {
+		memcpy(attr->addr, v6.addr, 16);
+		attr->addr_len = 16;
 	}
 }
 

@@ -21,6 +21,8 @@ struct map_dev {
 	struct ibv_context *ctx;
 	struct ibv_context **list;
 	uint8_t port;
+	int gid_index; /* -1: the first IPv4 GID, else the first IPv6 one */
+	int ip_version; /* 0, or 4 or 6: the address family asked for */
 	pthread_mutex_t lock; /* guards cm creation */
 	struct map_cm *cm;
 	struct map_watch *watch;

@@ -79,12 +79,19 @@ struct map_dev_sel {
 	enum map_dev_by by;
 	const char *name;
 	unsigned int index;
+	/* Settings (VIPL_PORT, VIPL_GID_INDEX, VIPL_IP_VERSION): 0, -1 and
+	 * 0 leave the choice to us (port 1, or the one on the netdev; the
+	 * first IPv4 GID, else the first global IPv6 one). */
+	unsigned int port;
+	int gid_index;
+	int ip_version; /* 4 or 6: only that family's GIDs */
 };
 
 /*
  * Opens the device sel picks, on port 1 (MAP_DEV_NETDEV: on the port bound
- * to the interface). ENODEV when no device matches, ENOENT when the
- * network interface sel names does not exist.
+ * to the interface; sel->port: that one). ENODEV when no device matches,
+ * ENOENT when the network interface sel names does not exist, EINVAL when
+ * the device has no such port or GID.
  */
 int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out);
 /* "rxe0 (vipl0), mlx5_0 (ens1f0)": every device in list order with the

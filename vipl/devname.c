@@ -91,3 +91,46 @@ int vip_devname_parse(const char *name, struct vip_devname *out)
 	out->name = name;
 	return 0;
 }
+
+/*
+ * The settings users of other RDMA stacks know (libfabric's FI_VERBS_IFACE
+ * and _GID_IDX, UCX's port suffix and GID index): each unset or empty
+ * value leaves our default. A value that is not what it should be is an
+ * error, never silently ignored.
+ */
+int vip_devsettings_parse(const char *port, const char *gid_index,
+			  const char *ip_version, const char *iface,
+			  struct vip_devsettings *out)
+{
+	unsigned int v;
+
+	out->port = 0;
+	out->gid_index = -1;
+	out->ip_version = 0;
+	out->iface = NULL;
+	if (port && *port) {
+		if (!parse_index(port, &v) || v < 1 || v > 255)
+			return EINVAL;
+		out->port = v;
+	}
+	if (gid_index && *gid_index) {
+		if (!parse_index(gid_index, &v) || v > 65535)
+			return EINVAL;
+		out->gid_index = (int)v;
+	}
+	if (ip_version && *ip_version) {
+		if (!strcmp(ip_version, "4") || !strcmp(ip_version, "ipv4"))
+			out->ip_version = 4;
+		else if (!strcmp(ip_version, "6") ||
+			 !strcmp(ip_version, "ipv6"))
+			out->ip_version = 6;
+		else
+			return EINVAL;
+	}
+	if (iface && *iface) {
+		if (strlen(iface) > NETDEV_MAX || strchr(iface, '/'))
+			return EINVAL;
+		out->iface = iface;
+	}
+	return 0;
+}

@@ -311,6 +311,20 @@ struct vip_devname {
 
 /* 0, or EINVAL for a name no device can have (/dev/via_ alone...). */
 int vip_devname_parse(const char *name, struct vip_devname *out);
+
+/* VIPL_PORT, VIPL_GID_INDEX, VIPL_IP_VERSION, VIPL_IFACE (devname.c). */
+struct vip_devsettings {
+	unsigned int port; /* 0: ours to choose */
+	int gid_index; /* -1: ours to choose */
+	int ip_version; /* 0, 4 or 6 */
+	const char *iface; /* NULL, or the interface whose device to open */
+};
+
+/* 0, or EINVAL for a value that is not a port (1-255), a GID index, an
+ * IP version (4, 6, ipv4, ipv6) or an interface name. */
+int vip_devsettings_parse(const char *port, const char *gid_index,
+			  const char *ip_version, const char *iface,
+			  struct vip_devsettings *out);
 /* nic.c: why the calling thread's last VipOpenNic failed or what it
  * opened instead of the name given ("" when there is nothing to say),
  * for the tracer. */

@@ -107,16 +107,49 @@ static int open_dev(const VIP_CHAR *program_name, struct open_name *on,
 		    struct map_dev **dev)
 {
 	const char *env = getenv("VIPL_DEVICE");
+	struct vip_devsettings set;
 	struct map_dev_sel sel;
 	int err;
 
+	err = vip_devsettings_parse(getenv("VIPL_PORT"),
+				    getenv("VIPL_GID_INDEX"),
+				    getenv("VIPL_IP_VERSION"),
+				    getenv("VIPL_IFACE"), &set);
+	if (err) {
+		snprintf(open_note, sizeof(open_note),
+			 "VIPL_PORT, VIPL_GID_INDEX, VIPL_IP_VERSION or "
+			 "VIPL_IFACE holds a value that is none");
+		return err;
+	}
 	on->from_env = env && *env;
 	on->name = on->from_env ? env : program_name;
 	err = vip_devname_parse(on->name, &on->dn);
 	if (err)
 		goto err_note;
 	sel = dev_sel(&on->dn);
+	/* VIPL_IFACE picks the device unless VIPL_DEVICE names one. */
+	if (set.iface && !on->from_env) {
+		sel.by = MAP_DEV_NETDEV;
+		sel.name = set.iface;
+	}
+	sel.port = set.port;
+	sel.gid_index = set.gid_index;
+	sel.ip_version = set.ip_version;
 	err = map_dev_open(&sel, dev);
+	if (err && set.iface && sel.name == set.iface) {
+		snprintf(open_note, sizeof(open_note),
+			 "VIPL_IFACE=%s: %s", set.iface,
+			 err == ENOENT ? "no such network interface"
+				       : "no verbs device is bound to it");
+		return err;
+	}
+	if (err == EINVAL) {
+		snprintf(open_note, sizeof(open_note),
+			 "the device has no port %u or no GID %d "
+			 "(VIPL_PORT, VIPL_GID_INDEX)",
+			 set.port ? set.port : 1, set.gid_index);
+		return err;
+	}
 	/* M-VIA's /dev/via_lo reached this host only: with no device on lo,
 	 * any device does (docs/porting.md). */
 	if ((err == ENODEV || err == ENOENT) &&

@@ -2,7 +2,7 @@
 # PID 1 of the rxe-run guest, started by the initramfs after switch_root
 # into the host's (read-only) root file system. rxe-run copies this file into
 # its writable share, mounted here at /run/rxe-run, next to:
-#   guest.conf  settings (bash): RXE_DEV, RXE_ADDR, RXE_PREFIX, RXE_TYPE
+#   guest.conf  settings (bash): RXE_DEV, RXE_ADDR, RXE_ADDR6, RXE_PREFIX, RXE_TYPE
 #               (rxe or siw), SIW_KO (siw: the module rxe-run built),
 #               RW_TAGS/RW_PATHS
 #   lib-rxe.sh  the rxe setup helpers shared with rxe-run's host mode
@@ -148,6 +148,16 @@ setup_rxe() {
     fi
     say "$RXE_DEV created, waiting for it to become ready"
     err=$(rxe_wait_ready "$RXE_DEV" "$RXE_ADDR" 30 "${RXE_TYPE:-rxe}" 2>&1) || fail "$err"
+    # An IPv6 address beside the IPv4 one, for the tests of IPv6 (RoCEv2
+    # GIDs of both families on one port); siw finds it by the netdev.
+    if [[ -n ${RXE_ADDR6:-} ]]; then
+        if [[ ${RXE_TYPE:-rxe} == rxe ]]; then
+            err=$(rxe_add_ipv6 "$RXE_ON" "$RXE_ADDR6" "$RXE_DEV" 30 2>&1) || fail "$err"
+        else
+            ip -6 addr add "$RXE_ADDR6/64" dev "$RXE_ON" nodad ||
+                fail "cannot add $RXE_ADDR6 to $RXE_ON"
+        fi
+    fi"
 }
 
 run_job() {

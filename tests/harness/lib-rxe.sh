@@ -83,3 +83,41 @@ rxe_teardown() {
     rdma link delete "$dev" 2>/dev/null || true
     ip link delete "$veth" 2>/dev/null || true
 }
+
+# Add IPv6 address ADDR6/64 to NETDEV (no duplicate detection: the address
+# is usable at once) and wait up to SECONDS for DEV's GID table to hold it
+# (RoCE only: rxe makes a GID of every address on its netdev).
+rxe_add_ipv6() { # netdev addr6 dev seconds
+    local nd=$1 addr6=$2 dev=$3 seconds=$4 want gid i deadline
+    ip -6 addr add "$addr6/64" dev "$nd" nodad ||
+        { echo "cannot add $addr6 to $nd" >&2; return 1; }
+    want=$(rxe_gid6 "$addr6")
+    deadline=$((SECONDS + seconds))
+    while ((SECONDS < deadline)); do
+        for ((i = 0; i < 16; i++)); do
+            rxe_read gid "/sys/class/infiniband/$dev/ports/1/gids/$i"
+            [[ $gid == "$want" ]] && return 0
+        done
+        sleep 0.1
+    done
+    echo "$dev has no GID for $addr6 after $seconds s" >&2
+    return 1
+}
+
+# The sysfs spelling of an IPv6 GID: fd77::1 -> fd77:0000:...:0001.
+rxe_gid6() {
+    local a=$1 head tail out="" g n i
+    local -a hg=() tg=()
+    if [[ $a == *::* ]]; then
+        head=${a%%::*} tail=${a#*::}
+    else
+        head=$a tail=""
+    fi
+    [[ -z $head ]] || IFS=: read -r -a hg <<<"$head"
+    [[ -z $tail ]] || IFS=: read -r -a tg <<<"$tail"
+    n=$((8 - ${#hg[@]} - ${#tg[@]}))
+    for g in "${hg[@]}"; do out+=$(printf '%04x:' "0x$g"); done
+    for ((i = 0; i < n; i++)); do out+="0000:"; done
+    for g in "${tg[@]}"; do out+=$(printf '%04x:' "0x$g"); done
+    printf '%s\n' "${out%:}"
+}

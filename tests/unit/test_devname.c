@@ -113,3 +113,47 @@ Test(devname, other_names_are_verbs_device_names)
 	cr_expect_eq(parse_ok("VINICx").kind, VIP_DEVNAME_VERBS);
 	cr_expect_eq(parse_ok("vinic0").kind, VIP_DEVNAME_VERBS);
 }
+
+Test(devname, settings_unset_or_empty_leave_the_defaults)
+{
+	struct vip_devsettings s;
+
+	cr_assert_eq(vip_devsettings_parse(NULL, "", NULL, "", &s), 0);
+	cr_expect_eq(s.port, 0);
+	cr_expect_eq(s.gid_index, -1);
+	cr_expect_eq(s.ip_version, 0);
+	cr_expect_null(s.iface);
+}
+
+Test(devname, settings_take_what_other_stacks_users_write)
+{
+	struct vip_devsettings s;
+
+	cr_assert_eq(vip_devsettings_parse("2", "3", "6", "eth1", &s), 0);
+	cr_expect_eq(s.port, 2);
+	cr_expect_eq(s.gid_index, 3);
+	cr_expect_eq(s.ip_version, 6);
+	cr_expect_str_eq(s.iface, "eth1");
+	cr_assert_eq(vip_devsettings_parse(NULL, "0", "ipv4", NULL, &s), 0);
+	cr_expect_eq(s.gid_index, 0);
+	cr_expect_eq(s.ip_version, 4);
+	cr_assert_eq(vip_devsettings_parse(NULL, NULL, "ipv6", NULL, &s), 0);
+	cr_expect_eq(s.ip_version, 6);
+}
+
+Test(devname, settings_that_are_none_are_errors)
+{
+	struct vip_devsettings s;
+
+	cr_expect_eq(vip_devsettings_parse("0", NULL, NULL, NULL, &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse("256", NULL, NULL, NULL, &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse("1x", NULL, NULL, NULL, &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse(NULL, "-1", NULL, NULL, &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse(NULL, "70000", NULL, NULL, &s),
+		     EINVAL);
+	cr_expect_eq(vip_devsettings_parse(NULL, NULL, "5", NULL, &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse(NULL, NULL, NULL, "a/b", &s), EINVAL);
+	cr_expect_eq(vip_devsettings_parse(NULL, NULL, NULL,
+					   "an_interface_name_too_long", &s),
+		     EINVAL);
+}
