@@ -118,8 +118,8 @@ void vip_cq_destroy(struct vip_cq *cq)
 {
 	vip_wake_close(&cq->wake);
 	vip_notify_cancel(&cq->notify);
-	vip_notify_fini(&cq->notify);
 	vip_handle_free(cq->handle); /* waits for the waiters to leave */
+	vip_notify_fini(&cq->notify);
 	map_cq_destroy(cq->mcq);
 	vip_wake_fini(&cq->wake);
 	free(cq->entries);

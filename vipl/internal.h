@@ -377,6 +377,7 @@ void vip_notify_init(struct vip_notify *n, struct vip_nic *nic);
 /* Stops a pending callback (before its queue or CQ goes away); from the
  * callback's own thread, hands that thread to the NIC. */
 void vip_notify_cancel(struct vip_notify *n);
+/* Cancels (again) and frees what the notify holds. */
 void vip_notify_fini(struct vip_notify *n);
 /* Joins the notify threads handed to the NIC (VipCloseNic, last). */
 void vip_notify_close_nic(struct vip_nic *nic);

@@ -40,8 +40,11 @@ void vip_notify_init(struct vip_notify *n, struct vip_nic *nic)
 	n->run = NULL;
 }
 
+/* Cancels again: a handler running during the first cancel may have
+ * armed a new notify before it was joined. */
 void vip_notify_fini(struct vip_notify *n)
 {
+	vip_notify_cancel(n);
 	pthread_mutex_destroy(&n->lock);
 }
 

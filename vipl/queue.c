@@ -39,7 +39,6 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 
 void vip_queue_fini(struct vip_queue *q)
 {
-	vip_notify_cancel(&q->notify);
 	vip_notify_fini(&q->notify);
 	free(q->ring);
 	q->ring = NULL;
