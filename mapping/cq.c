@@ -144,17 +144,7 @@ int map_cq_block_any(struct map_cq *const *cqs, unsigned int n, int wake_fd,
 	return 0;
 }
 
-int map_cq_block(struct map_cq *cq, int timeout_ms)
+int map_cq_block(struct map_cq *cq, int wake_fd, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = cq->channel->fd, .events = POLLIN };
-	int ret;
-
-	do {
-		ret = poll(&pfd, 1, timeout_ms);
-	} while (ret < 0 && errno == EINTR);
-	if (ret < 0)
-		return errno;
-	if (ret == 0)
-		return ETIMEDOUT;
-	return take_event(cq);
+	return map_cq_block_any(&cq, 1, wake_fd, timeout_ms);
 }

@@ -162,9 +162,10 @@ int map_cq_resize(struct map_cq *cq, int entries);
 /* map_cq_poll (hotpath.h) hands completions to a callback, inline. */
 /* Ask for an event on the next completion; poll again after arming. */
 int map_cq_arm(struct map_cq *cq);
-/* Sleep until the armed CQ has an event or timeout_ms passes (-1: forever).
- * Returns 0 on an event, ETIMEDOUT, or an errno value. */
-int map_cq_block(struct map_cq *cq, int timeout_ms);
+/* Sleep until the armed CQ has an event, wake_fd (-1: none) is readable
+ * or timeout_ms passes (-1: forever). Returns 0 on an event or a wake-up,
+ * ETIMEDOUT, or an errno value. */
+int map_cq_block(struct map_cq *cq, int wake_fd, int timeout_ms);
 #define MAP_BLOCK_ANY_MAX 64
 /* The same for n (at most MAP_BLOCK_ANY_MAX) armed CQs at once, and a file descriptor (-1: none)
  * whose readability also ends the sleep; every event found is consumed.

@@ -99,7 +99,8 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 		return vip_from_errno(err);
 	}
 	vip_spin_init(&cq->lock);
-	vip_notify_init(&cq->notify);
+	vip_wake_init(&cq->wake);
+	vip_notify_init(&cq->notify, nic);
 	cq->handle = vip_handle_new(VIP_KIND_CQ, cq);
 	if (!cq->handle) {
 		map_cq_destroy(cq->mcq);
@@ -111,13 +112,16 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 	return VIP_SUCCESS;
 }
 
-/* Frees a CQ no work queue uses (also from VipCloseNic). */
+/* Frees a CQ no work queue uses (also from VipCloseNic). Threads in
+ * VipCQWait on it return VIP_INVALID_PARAMETER first. */
 void vip_cq_destroy(struct vip_cq *cq)
 {
+	vip_wake_close(&cq->wake);
 	vip_notify_cancel(&cq->notify);
-	pthread_mutex_destroy(&cq->notify.lock);
-	vip_handle_free(cq->handle);
+	vip_handle_free(cq->handle); /* waits for the waiters to leave */
+	vip_notify_fini(&cq->notify);
 	map_cq_destroy(cq->mcq);
+	vip_wake_fini(&cq->wake);
 	free(cq->entries);
 	free(cq);
 }
@@ -233,14 +237,23 @@ static VIP_RETURN attempt_cq_done(void *arg)
 }
 
 /* Every return of vip_wait other than an entry follows an attempt that
- * found none, so *ViHandle is NULL then. */
+ * found none, so *ViHandle is NULL then. The CQ is held while the thread
+ * sleeps, as VipRecvWait holds its VI (queue.c). */
 VIP_RETURN VipCQWait(VIP_CQ_HANDLE CQHandle, VIP_ULONG Timeout,
 		     VIP_VI_HANDLE *ViHandle, VIP_BOOLEAN *RecvQueue)
 {
-	struct vip_cq *cq = cq_args(CQHandle, ViHandle, RecvQueue);
+	struct vip_cq *cq = ViHandle && RecvQueue
+				    ? vip_handle_hold(CQHandle, VIP_KIND_CQ)
+				    : NULL;
 	struct cq_wait_args a = { cq, ViHandle, RecvQueue };
+	VIP_RETURN ret;
 
-	if (!cq)
+	if (!cq) {
+		if (ViHandle)
+			*ViHandle = NULL;
 		return VIP_INVALID_PARAMETER;
-	return vip_wait(cq->mcq, Timeout, attempt_cq_done, &a);
+	}
+	ret = vip_wait(&cq->wake, cq->mcq, Timeout, attempt_cq_done, &a);
+	vip_handle_release(CQHandle);
+	return ret;
 }

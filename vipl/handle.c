@@ -3,6 +3,7 @@
  * Slots live in chunks that are allocated once and never freed.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -61,20 +62,38 @@ void *vip_handle_new(enum vip_kind kind, void *obj)
 	return (void *)((uintptr_t)tag << 32 | (uintptr_t)(idx + 1));
 }
 
+/* A holder leaves once the object's wake-up reached it (wait.c): a
+ * short sleep per look. */
+static void wait_unheld(struct vip_slot *s)
+{
+	struct timespec nap = { 0, 100000 };
+
+	while (atomic_load(&s->holds))
+		nanosleep(&nap, NULL);
+}
+
 void vip_handle_free(const void *handle)
 {
 	uintptr_t v = (uintptr_t)handle;
 	uint32_t idx = (uint32_t)v - 1;
 	struct vip_slot *s;
+	bool mine = false;
 
 	pthread_mutex_lock(&table.lock);
 	s = vip_slot_at(idx);
 	if (s && atomic_load(&s->tag) == (uint32_t)(v >> 32)) {
-		atomic_store_explicit(&s->tag, 0, memory_order_release);
-		s->obj = NULL;
-		s->next_free = table.free_head;
-		table.free_head = idx + 1;
+		atomic_store(&s->tag, 0);
+		mine = true;
 	}
+	pthread_mutex_unlock(&table.lock);
+	if (!mine)
+		return;
+	/* Not under the table's lock: holders may take a while to wake. */
+	wait_unheld(s);
+	pthread_mutex_lock(&table.lock);
+	s->obj = NULL;
+	s->next_free = table.free_head;
+	table.free_head = idx + 1;
 	pthread_mutex_unlock(&table.lock);
 }
 

@@ -31,12 +31,17 @@ struct vip_slot {
 	uint32_t gen; /* last generation used; under the table's lock */
 	void *obj;
 	uint32_t next_free;
+	/* Threads holding the object across a sleep (vip_handle_hold): the
+	 * slot is not reused, nor the object freed, until they have left. */
+	atomic_uint holds;
 };
 
 /* Chunks of slots, allocated once and never freed (handle.c). */
 extern struct vip_slot *_Atomic vip_handle_chunks[VIP_HANDLE_MAX_CHUNKS];
 
 void *vip_handle_new(enum vip_kind kind, void *obj);
+/* Makes the handle stale, waits for every hold on it to be released,
+ * then frees the slot: once it returns, no holder touches the object. */
 void vip_handle_free(const void *handle);
 /* Calls fn on every live object of a kind (not on the hot path). */
 void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
@@ -80,6 +85,36 @@ static inline void *vip_handle_get(const void *handle, enum vip_kind kind)
 	if (atomic_load_explicit(&s->tag, memory_order_acquire) != want)
 		return NULL;
 	return s->obj;
+}
+
+/*
+ * The object a handle names, held until vip_handle_release: for the calls
+ * that sleep (the Wait calls), which another thread's destroy must not
+ * pull the object from under. The count is taken before the tag is
+ * checked, so a destroy that made the handle stale meanwhile either sees
+ * the hold or is seen by the check (both sequentially consistent).
+ */
+static inline void *vip_handle_hold(const void *handle, enum vip_kind kind)
+{
+	uintptr_t v = (uintptr_t)handle;
+	uint32_t want = (uint32_t)(v >> 32 & ~(uintptr_t)0xff) | kind;
+	struct vip_slot *s = vip_slot_at((uint32_t)v - 1);
+
+	if (!s)
+		return NULL;
+	atomic_fetch_add(&s->holds, 1);
+	if (atomic_load(&s->tag) != want) {
+		atomic_fetch_sub(&s->holds, 1);
+		return NULL;
+	}
+	return s->obj;
+}
+
+/* Ends a hold taken on handle (which named a live object then). */
+static inline void vip_handle_release(const void *handle)
+{
+	atomic_fetch_sub(&vip_slot_at((uint32_t)(uintptr_t)handle - 1)->holds,
+			 1);
 }
 
 #endif

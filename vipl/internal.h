@@ -70,6 +70,17 @@ static inline void vip_spin_unlock(vip_spin *l)
 
 /* ------------------------------------------------------------ objects */
 
+/*
+ * What a destroy tells the threads sleeping on an object (wait.c): it is
+ * closing (they return VIP_INVALID_PARAMETER, as a call made after the
+ * destroy would), and a file descriptor that becomes readable then, made
+ * at the first sleep only (VIA programs may keep thousands of VIs).
+ */
+struct vip_wake {
+	atomic_bool closing;
+	atomic_int fd; /* an eventfd, or -1 */
+};
+
 struct vip_nic;
 
 struct vip_ptag {
@@ -130,20 +141,22 @@ struct vip_nic {
 	atomic_int vis_waiters; /* threads waiting for vis_lock */
 	pthread_mutex_t vis_lock; /* the list below; held during a sweep */
 	struct vip_vi *vis;
+	/* notify.c: threads whose object was destroyed (or re-armed) from
+	 * their own handler, to be joined; VipCloseNic joins the last. */
+	pthread_mutex_t orphans_lock;
+	struct vip_notify_run *orphans;
 };
 
 /* A one-shot callback armed by VipSendNotify/VipRecvNotify/VipCQNotify,
- * run on a thread of ours once the next completion arrives. */
+ * run on a thread of ours once the next completion arrives. The thread's
+ * own state (a run, notify.c) is allocated apart: its handler may free the
+ * object this lives in. */
+struct vip_notify_run;
+
 struct vip_notify {
 	pthread_mutex_t lock;
-	pthread_t thread;
-	bool started; /* thread created, not yet joined or detached */
-	unsigned int gen; /* which arming the current thread serves */
-	atomic_bool finished; /* the thread has returned */
-	atomic_bool cancel;
-	VIP_PVOID context;
-	VIP_VI_CALLBACK vi_handler;
-	VIP_CQ_CALLBACK cq_handler;
+	struct vip_nic *nic; /* where runs whose object went are joined */
+	struct vip_notify_run *run; /* armed last, not yet joined */
 };
 
 /* A VIPL completion queue: which VI queue completed what, in order. */
@@ -163,6 +176,7 @@ struct vip_cq {
 	unsigned long overruns; /* entries dropped: nobody read the CQ */
 	atomic_int users; /* work queues on it */
 	struct vip_notify notify;
+	struct vip_wake wake; /* for the threads in VipCQWait */
 };
 
 /* One work queue: descriptors in posting order, from head to tail. */
@@ -213,6 +227,7 @@ struct vip_vi {
 	VIP_ERROR_CODE broken_code;
 	VIP_DESCRIPTOR *broken_desc;
 	bool broken;
+	struct vip_wake wake; /* for the threads in VipSendWait/RecvWait */
 };
 
 struct vip_conn {
@@ -372,9 +387,14 @@ void vip_progress_add(struct vip_vi *vi);
 void vip_progress_remove(struct vip_vi *vi);
 
 /* notify.c */
-void vip_notify_init(struct vip_notify *n);
-/* Stops a pending callback (before its queue or CQ goes away). */
+void vip_notify_init(struct vip_notify *n, struct vip_nic *nic);
+/* Stops a pending callback (before its queue or CQ goes away); from the
+ * callback's own thread, hands that thread to the NIC. */
 void vip_notify_cancel(struct vip_notify *n);
+/* Cancels (again) and frees what the notify holds. */
+void vip_notify_fini(struct vip_notify *n);
+/* Joins the notify threads handed to the NIC (VipCloseNic, last). */
+void vip_notify_close_nic(struct vip_nic *nic);
 
 /* cq.c */
 VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv);
@@ -383,9 +403,16 @@ struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 void vip_cq_progress(struct vip_cq *cq);
 void vip_cq_destroy(struct vip_cq *cq);
 
-/* wait.c: poll attempt() for a while, then sleep on cq's channel. */
-VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
+/* wait.c: poll attempt() for a while, then sleep on cq's channel, until
+ * w's object closes. */
+VIP_RETURN vip_wait(struct vip_wake *w, struct map_cq *cq, VIP_ULONG timeout,
 		    VIP_RETURN (*attempt)(void *arg), void *arg);
+void vip_wake_init(struct vip_wake *w);
+/* First step of a destroy: every waiter on w returns (and new ones do at
+ * once); the object may go once their holds are released. */
+void vip_wake_close(struct vip_wake *w);
+/* Last step: frees what w holds (no waiter is left). */
+void vip_wake_fini(struct vip_wake *w);
 /* Ends a connection on vi and returns it to Idle with every descriptor
  * completed (flushed if need be). */
 void vip_vi_drop_connection(struct vip_vi *vi);

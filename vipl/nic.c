@@ -209,6 +209,7 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 	if (err)
 		goto err_pd;
 	pthread_mutex_init(&nic->lock, NULL);
+	pthread_mutex_init(&nic->orphans_lock, NULL);
 	nic->handle = vip_handle_new(VIP_KIND_NIC, nic);
 	if (!nic->handle) {
 		err = ENOMEM;
@@ -225,6 +226,7 @@ VIP_RETURN VipOpenNic(const VIP_CHAR *DeviceName, VIP_NIC_HANDLE *NicHandle)
 err_handle:
 	vip_handle_free(nic->handle);
 err_table:
+	pthread_mutex_destroy(&nic->orphans_lock);
 	pthread_mutex_destroy(&nic->lock);
 	free(nic->mrs.slots);
 err_pd:
@@ -289,11 +291,13 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);
 	vip_handle_each(VIP_KIND_CQ, close_cq, nic);
+	vip_notify_close_nic(nic);
 	vip_progress_stop(nic);
 	vip_mr_table_release(nic);
 	vip_handle_each(VIP_KIND_PTAG, close_ptag, nic);
 	map_pd_free(nic->default_ptag.pd);
 	map_dev_close(nic->dev);
+	pthread_mutex_destroy(&nic->orphans_lock);
 	pthread_mutex_destroy(&nic->lock);
 	free(nic);
 	return VIP_SUCCESS;

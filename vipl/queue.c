@@ -33,14 +33,13 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	q->vi = vi;
 	q->recv = recv;
 	vip_spin_init(&q->lock);
-	vip_notify_init(&q->notify);
+	vip_notify_init(&q->notify, vi->nic);
 	return 0;
 }
 
 void vip_queue_fini(struct vip_queue *q)
 {
-	vip_notify_cancel(&q->notify);
-	pthread_mutex_destroy(&q->notify.lock);
+	vip_notify_fini(&q->notify);
 	free(q->ring);
 	q->ring = NULL;
 }
@@ -210,13 +209,26 @@ static VIP_RETURN attempt_done(void *arg)
 }
 
 /* Every return of vip_wait other than a dequeue follows an attempt that
- * found nothing, so *out is NULL then (VIP_TIMEOUT included). */
-static VIP_RETURN wait(struct vip_queue *q, VIP_ULONG timeout,
+ * found nothing, so *out is NULL then (VIP_TIMEOUT included). The VI is
+ * held while its thread sleeps: VipDestroyVi (or VipCloseNic) on another
+ * thread wakes it with VIP_INVALID_PARAMETER, and frees the VI only once
+ * it has left. */
+static VIP_RETURN wait(VIP_VI_HANDLE h, bool recv, VIP_ULONG timeout,
 		       VIP_DESCRIPTOR **out)
 {
-	struct done_args a = { q, out };
+	struct vip_vi *vi = out ? vip_handle_hold(h, VIP_KIND_VI) : NULL;
+	struct done_args a = { NULL, out };
+	VIP_RETURN ret;
 
-	return vip_wait(q->cq, timeout, attempt_done, &a);
+	if (!vi) {
+		if (out)
+			*out = NULL;
+		return VIP_INVALID_PARAMETER;
+	}
+	a.q = recv ? &vi->rq : &vi->sq;
+	ret = vip_wait(&vi->wake, a.q->cq, timeout, attempt_done, &a);
+	vip_handle_release(h);
+	return ret;
 }
 
 /* Whatever is returned, a valid *out is the dequeued descriptor or NULL:
@@ -251,17 +263,11 @@ VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
 		       VIP_DESCRIPTOR **out)
 {
-	struct vip_vi *vi;
-	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
-
-	return ret == VIP_SUCCESS ? wait(&vi->sq, Timeout, out) : ret;
+	return wait(ViHandle, false, Timeout, out);
 }
 
 VIP_RETURN VipRecvWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
 		       VIP_DESCRIPTOR **out)
 {
-	struct vip_vi *vi;
-	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
-
-	return ret == VIP_SUCCESS ? wait(&vi->rq, Timeout, out) : ret;
+	return wait(ViHandle, true, Timeout, out);
 }

@@ -156,6 +156,7 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 		vi->attrs.MaxTransferSize = na.MaxTransferSize;
 	vi->max_seg = na.MaxSegmentsPerDesc;
 	atomic_store(&vi->state, VIP_STATE_IDLE);
+	vip_wake_init(&vi->wake);
 
 	err = create_queues(vi, na.MaxDescriptorsPerQueue, svcq, rvcq);
 	if (err) {
@@ -178,12 +179,17 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 /* Frees the VI's resources; its handle too if it has one. */
 void vip_vi_destroy(struct vip_vi *vi)
 {
+	/* Threads in VipSendWait/RecvWait and notify threads return. */
+	vip_wake_close(&vi->wake);
+	/* A peer request nobody collected (it failed, or it connected and
+	 * the VI was disconnected since): its thread and memory go too. */
+	vip_peer_reap(vi);
 	vip_progress_remove(vi);
 	/* Pending notify threads use the queues: stop them first. */
 	vip_notify_cancel(&vi->sq.notify);
 	vip_notify_cancel(&vi->rq.notify);
 	if (vi->handle) {
-		vip_handle_free(vi->handle);
+		vip_handle_free(vi->handle); /* waits for the waiters to leave */
 		atomic_fetch_sub(&vi->ptag->users, 1);
 	}
 	/* An idle VI's QP makes no more completions: take those still in a
@@ -197,6 +203,7 @@ void vip_vi_destroy(struct vip_vi *vi)
 	queue_cq_release(&vi->rq);
 	vip_queue_fini(&vi->sq);
 	vip_queue_fini(&vi->rq);
+	vip_wake_fini(&vi->wake);
 	free(vi);
 }
 

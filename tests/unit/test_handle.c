@@ -1,4 +1,7 @@
 /* test_handle.c - handles: stale, forged and wrong-kind lookups miss. */
+#include <pthread.h>
+#include <time.h>
+
 #include <criterion/criterion.h>
 
 #include "internal.h"
@@ -59,4 +62,39 @@ Test(handle, thousands_of_handles_are_distinct)
 		vip_handle_free(h[i]);
 	for (i = 0; i < N; i++)
 		cr_assert_null(vip_handle_get(h[i], VIP_KIND_PTAG));
+}
+
+/* A holder that lets go after a while (the Wait calls hold their VI). */
+struct holder {
+	void *h;
+	atomic_bool released;
+};
+
+static void *release_later(void *arg)
+{
+	struct holder *ho = arg;
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&pause, NULL);
+	atomic_store(&ho->released, true);
+	vip_handle_release(ho->h);
+	return NULL;
+}
+
+Test(handle, free_waits_for_holders_and_stale_handles_cannot_be_held)
+{
+	int obj;
+	struct holder ho = { vip_handle_new(VIP_KIND_VI, &obj), false };
+	pthread_t t;
+
+	cr_assert_not_null(ho.h);
+	cr_assert_eq(vip_handle_hold(ho.h, VIP_KIND_VI), &obj);
+	cr_expect_null(vip_handle_hold(ho.h, VIP_KIND_CQ), "wrong kind");
+	cr_assert_eq(pthread_create(&t, NULL, release_later, &ho), 0);
+	vip_handle_free(ho.h);
+	cr_expect(atomic_load(&ho.released), "freed while held");
+	cr_expect_null(vip_handle_hold(ho.h, VIP_KIND_VI));
+	cr_expect_null(vip_handle_get(ho.h, VIP_KIND_VI));
+	pthread_join(t, NULL);
+	cr_expect_null(vip_handle_hold(NULL, VIP_KIND_VI));
 }
