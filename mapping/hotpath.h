@@ -23,27 +23,25 @@ _Static_assert(IBV_WR_RDMA_WRITE + 1 == IBV_WR_RDMA_WRITE_WITH_IMM &&
 
 #define MAP_INLINE static inline __attribute__((always_inline))
 
-/* Local data segments become scatter/gather entries, one for one. */
-MAP_INLINE void map_fill_sge(struct ibv_sge *sge,
-			     const VIP_DESCRIPTOR_SEGMENT *ds, unsigned int n)
+/* The checked local segments become scatter/gather entries, one for one. */
+MAP_INLINE void map_fill_sge(struct ibv_sge *sge, const struct map_seg *seg,
+			     unsigned int n)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		sge[i].addr = ds[i].Local.Data.AddressBits;
-		sge[i].length = ds[i].Local.Length;
-		sge[i].lkey = ds[i].Local.Handle;
+		sge[i].addr = seg[i].addr;
+		sge[i].length = seg[i].len;
+		sge[i].lkey = seg[i].key;
 	}
 }
 
-MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 				void *cookie, bool inline_data)
 {
 	struct ibv_sge sge[MAP_MAX_SGE];
 	struct ibv_send_wr wr, *bad;
-	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
-	unsigned int nseg = desc->CS.SegCount;
-	uint16_t control = desc->CS.Control;
+	uint16_t control = s->control;
 	int imm = control & VIP_CONTROL_IMMEDIATE;
 
 	/* Only the fields an RC/UC post reads (no memset: this is the hot
@@ -58,7 +56,7 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	if (inline_data)
 		wr.send_flags |= IBV_SEND_INLINE;
 	if (imm)
-		wr.imm_data = htonl(desc->CS.ImmediateData);
+		wr.imm_data = htonl(s->imm);
 
 	switch (control & VIP_CONTROL_OP_MASK) {
 	case VIP_CONTROL_OP_RDMAWRITE:
@@ -73,13 +71,11 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	}
 	if (wr.opcode != IBV_WR_SEND && wr.opcode != IBV_WR_SEND_WITH_IMM) {
 		/* The address segment names the peer's memory. */
-		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
-		wr.wr.rdma.rkey = ds[0].Remote.Handle;
-		ds++;
-		nseg--;
+		wr.wr.rdma.remote_addr = s->remote_addr;
+		wr.wr.rdma.rkey = s->rkey;
 	}
-	map_fill_sge(sge, ds, nseg);
-	wr.num_sge = nseg;
+	map_fill_sge(sge, s->seg, s->nseg);
+	wr.num_sge = s->nseg;
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
@@ -89,11 +85,10 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
  * The verbs opcodes of these four are 0 to 3: write, write with
  * immediate data, send, send with immediate data.
  */
-MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const struct map_send *s,
 				 void *cookie, bool inline_data)
 {
-	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
-	uint16_t control = desc->CS.Control;
+	uint16_t control = s->control;
 	unsigned int imm = !!(control & VIP_CONTROL_IMMEDIATE);
 	unsigned int write = control & VIP_CONTROL_OP_RDMAWRITE;
 	struct ibv_send_wr wr, *bad;
@@ -103,36 +98,46 @@ MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	wr.next = NULL;
 	wr.sg_list = &sge;
 	wr.send_flags = IBV_SEND_SIGNALED | (inline_data ? IBV_SEND_INLINE : 0);
-	wr.imm_data = imm ? htonl(desc->CS.ImmediateData) : 0;
+	wr.imm_data = imm ? htonl(s->imm) : 0;
 	wr.opcode = (enum ibv_wr_opcode)((write ? IBV_WR_RDMA_WRITE
 						: IBV_WR_SEND) + imm);
-	wr.num_sge = desc->CS.SegCount;
+	wr.num_sge = s->nseg;
 	if (write) {
-		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
-		wr.wr.rdma.rkey = ds[0].Remote.Handle;
-		ds++;
-		wr.num_sge = 1;
+		wr.wr.rdma.remote_addr = s->remote_addr;
+		wr.wr.rdma.rkey = s->rkey;
 	}
 	/* A zero-length send's descriptor may end at its control segment. */
 	if (wr.num_sge) {
-		sge.addr = ds[0].Local.Data.AddressBits;
-		sge.length = ds[0].Local.Length;
-		sge.lkey = ds[0].Local.Handle;
+		sge.addr = s->seg[0].addr;
+		sge.length = s->seg[0].len;
+		sge.lkey = s->seg[0].key;
 	}
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
+/* nseg: the count the caller checked (at most the QP's max_sge); each
+ * segment is read once, into what the device gets, and *cap is what
+ * those hold (the bound of the completion's length). */
 MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-				void *cookie)
+				unsigned int nseg, void *cookie, uint64_t *cap)
 {
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
 	struct ibv_sge sge[MAP_MAX_SGE];
 	struct ibv_recv_wr wr, *bad;
+	uint64_t total = 0;
+	unsigned int i;
 
-	map_fill_sge(sge, map_desc_segs(desc), desc->CS.SegCount);
+	for (i = 0; i < nseg; i++) {
+		sge[i].addr = ds[i].Local.Data.AddressBits;
+		sge[i].length = ds[i].Local.Length;
+		sge[i].lkey = ds[i].Local.Handle;
+		total += sge[i].length;
+	}
+	*cap = total;
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
 	wr.sg_list = sge;
-	wr.num_sge = desc->CS.SegCount;
+	wr.num_sge = (int)nseg;
 	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 

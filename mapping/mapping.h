@@ -181,10 +181,34 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 int map_qp_destroy(struct map_qp *qp);
 /* Largest send the device copies into the work request itself. */
 uint32_t map_qp_max_inline(const struct map_qp *qp);
-/* map_qp_post_send and map_qp_post_recv (hotpath.h) take a validated
- * descriptor; cookie comes back in its completion. inline_data: the caller
- * checked that every local segment is registered memory of the VI's ptag
- * (the device does not check inline data). */
+
+/*
+ * A send as the VIPL layer checked it. A descriptor is the program's memory,
+ * which the program, or a peer allowed to RDMA-write it, may change while
+ * we read it: the VIPL layer reads each field once into this copy, checks
+ * the copy, and the work request is built from the copy alone.
+ */
+struct map_seg {
+	uint64_t addr;
+	uint32_t key; /* the VIP_MEM_HANDLE */
+	uint32_t len;
+};
+
+struct map_send {
+	uint16_t control; /* CS.Control */
+	uint16_t nseg; /* local segments in seg (RDMA: the address one apart) */
+	uint32_t imm; /* with VIP_CONTROL_IMMEDIATE */
+	uint64_t remote_addr; /* RDMA: the address segment */
+	uint32_t rkey;
+	const struct map_seg *seg;
+};
+
+/* map_qp_post_send and map_qp_post_plain (hotpath.h) take a checked copy;
+ * cookie comes back in its completion. inline_data: the caller checked
+ * that every local segment is registered memory of the VI's ptag (the
+ * device does not check inline data). map_qp_post_recv takes the
+ * descriptor and the segment count the caller checked, reads each segment
+ * once, and returns in *cap the bytes the posted segments hold. */
 /* New remote access rights for an idle (INIT) queue pair. */
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */

@@ -165,10 +165,24 @@ struct vip_cq {
 	struct vip_notify notify;
 };
 
+/*
+ * What completing a descriptor needs, kept from its post: while posted, a
+ * descriptor is still the program's memory, which the program or a peer
+ * allowed to RDMA-write it may change; completion reads only what the post
+ * checked (the descriptor and these many segments lie in registered
+ * memory).
+ */
+struct vip_posted {
+	uint64_t cap; /* receives: the bytes the posted segments hold */
+	uint16_t control; /* CS.Control as posted */
+	uint16_t nseg; /* CS.SegCount as posted */
+};
+
 /* One work queue: descriptors in posting order, from head to tail. */
 struct vip_queue {
 	vip_spin lock;
 	VIP_DESCRIPTOR **ring;
+	struct vip_posted *posted; /* beside ring, slot for slot */
 	uint32_t mask;
 	uint32_t head; /* next to dequeue */
 	uint32_t done; /* completed up to here */
@@ -332,14 +346,22 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 void vip_queue_submit_held(struct vip_queue *q);
 /* seg lies in registered memory of the VI's ptag (error paths and sends
  * whose data is not in the descriptor's region). */
+static inline bool vip_range_ok(struct vip_vi *vi, uint32_t key, uint64_t addr,
+				uint32_t len)
+{
+	const struct vip_mr *mr = vip_mr_find(vi->nic, key);
+
+	return mr && mr->ptag == vi->ptag && addr >= (uintptr_t)mr->start &&
+	       addr - (uintptr_t)mr->start <= mr->len &&
+	       len <= mr->len - (addr - (uintptr_t)mr->start);
+}
+
+/* The same for a segment in the program's memory, each field read once. */
 static inline bool vip_segment_ok(struct vip_vi *vi,
 				  const VIP_DATA_SEGMENT *seg)
 {
-	const struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
-	const uint8_t *p = seg->Data.Address;
-
-	return mr && mr->ptag == vi->ptag && p >= mr->start &&
-	       (size_t)(p - mr->start) + seg->Length <= mr->len;
+	return vip_range_ok(vi, seg->Handle, seg->Data.AddressBits,
+			    seg->Length);
 }
 
 /* Puts q's outstanding receives back on a QP that was reset. */

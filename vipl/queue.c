@@ -24,8 +24,12 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	while (n < depth)
 		n <<= 1;
 	q->ring = calloc(n, sizeof(*q->ring));
-	if (!q->ring)
+	q->posted = calloc(n, sizeof(*q->posted));
+	if (!q->ring || !q->posted) {
+		free(q->ring);
+		free(q->posted);
 		return ENOMEM;
+	}
 	q->mask = n - 1;
 	q->head = q->done = q->submitted = q->tail = 0;
 	q->cq = cq;
@@ -42,7 +46,9 @@ void vip_queue_fini(struct vip_queue *q)
 	vip_notify_cancel(&q->notify);
 	pthread_mutex_destroy(&q->notify.lock);
 	free(q->ring);
+	free(q->posted);
 	q->ring = NULL;
+	q->posted = NULL;
 }
 
 
@@ -52,10 +58,12 @@ void vip_queue_fini(struct vip_queue *q)
  * a receive too small and a bad memory handle alike, as a local QP
  * operation error). Our own registry tells which it was: a segment outside
  * registered memory of the VI's ptag is a protection error; otherwise a
- * receive that failed locally was too small. Error path only.
+ * receive that failed locally was too small. Only the segments the post
+ * checked are read (p), whatever the descriptor says now. Error path only.
  */
 static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 					    const VIP_DESCRIPTOR *d,
+					    const struct vip_posted *p,
 					    uint32_t status)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
@@ -67,38 +75,61 @@ static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 	if (!(status & local))
 		return status;
 	if (!q->recv &&
-	    (d->CS.Control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
+	    (p->control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
 		first = 1; /* the address segment names remote memory */
 	status &= ~local;
-	for (i = first; i < d->CS.SegCount; i++)
+	for (i = first; i < p->nseg; i++)
 		if (!vip_segment_ok(q->vi, &seg[i].Local))
 			return status | VIP_STATUS_PROTECTION_ERROR;
 	return status | (q->recv ? VIP_STATUS_LENGTH_ERROR
 				 : VIP_STATUS_FORMAT_ERROR);
 }
 
+/* A receive reported more bytes than its posted segments hold: the
+ * completion cannot be this descriptor's. Say so rather than pass it on. */
+static VIP_COLD uint32_t overlong(uint32_t status)
+{
+	return status | VIP_STATUS_LENGTH_ERROR;
+}
+
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
- * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
+ * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. What
+ * the post checked (q->posted) says what the descriptor is, not the
+ * descriptor, which the program or a peer may have written since. */
 VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 {
-	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
+	uint32_t status = c->status, errors, length = c->length, slot;
+	const struct vip_posted *p;
 	VIP_DESCRIPTOR *d;
 
 	if (q->done == q->submitted)
 		return; /* nothing on the device: a stray completion */
-	d = q->ring[q->done & q->mask];
+	slot = q->done & q->mask;
+	d = q->ring[slot];
+	p = &q->posted[slot];
+	if (q->recv) {
+		/* An RDMA write with immediate data consumed the receive: its
+		 * bytes went where the writer aimed them, none into this
+		 * descriptor's segments (verbs reports the write's length). */
+		if (status & VIP_STATUS_OP_MASK)
+			length = 0;
+		else if (__builtin_expect(length > p->cap, 0))
+			status = overlong(status);
+	}
+	errors = status & VIP_STATUS_ERROR_MASK;
 	if (errors)
-		status = refine_local_error(q, d, status);
+		status = refine_local_error(q, d, p, status);
 	/* An error breaks the connection (the QP is in its error state now;
 	 * flushes are the consequence, not a cause): tell the peer, and the
 	 * error callback once the connection manager confirms. */
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
 		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
 	if (q->recv)
-		d->CS.Length = errors ? 0 : c->length;
+		d->CS.Length = errors ? 0 : length;
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
-	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, status),
+	__atomic_store_n(&d->CS.Status,
+			 vip_status_of(p->control, q->recv, status),
 			 __ATOMIC_RELEASE);
 	q->done++;
 	if (q->submitted != q->tail && q->done == q->submitted)
