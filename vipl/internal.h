@@ -160,7 +160,13 @@ struct vip_cq {
 	struct vip_cq_entry *entries;
 	uint32_t mask, head, tail;
 	uint32_t size; /* EntryCount */
-	unsigned long overruns; /* entries dropped: nobody read the CQ */
+	/* Descriptors the work queues on it can have outstanding, together
+	 * (their rings' sizes): the verbs CQ (up to the device's maximum) and
+	 * the entries are sized for size + depth, so that no completion is
+	 * lost (VIA calls a CQ overrun catastrophic). */
+	uint32_t depth;
+	uint32_t dev_entries; /* the verbs CQ's size */
+	bool overran; /* an entry was lost: report it (outside the lock) */
 	atomic_int users; /* work queues on it */
 	struct vip_notify notify;
 };
@@ -192,6 +198,7 @@ struct vip_queue {
 	struct vip_cq *vcq; /* the VIPL CQ it is on, or NULL */
 	struct vip_vi *vi;
 	bool recv;
+	uint32_t cq_unread; /* its entries not yet read from vcq (vcq->lock) */
 	struct vip_notify notify;
 	/* The watcher's (progress.c), under nic->vis_lock: whether the
 	 * program leaves this queue unpolled (it spins on CS.Status), what
@@ -390,6 +397,10 @@ struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 /* Polls the shared CQ: completions go to their queues and become entries. */
 void vip_cq_progress(struct vip_cq *cq);
 void vip_cq_destroy(struct vip_cq *cq);
+/* A work queue joins or leaves cq: its verbs CQ and entries grow to hold
+ * what the queues on it can have outstanding. 0 or an errno value. */
+int vip_cq_attach(struct vip_cq *cq, struct vip_queue *q);
+void vip_cq_detach(struct vip_cq *cq, struct vip_queue *q);
 
 /* wait.c: poll attempt() for a while, then sleep on cq's channel. */
 VIP_RETURN vip_wait(struct map_cq *cq, VIP_ULONG timeout,
