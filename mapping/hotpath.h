@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 
 #include "internal.h"
 
@@ -23,23 +24,26 @@ _Static_assert(IBV_WR_RDMA_WRITE + 1 == IBV_WR_RDMA_WRITE_WITH_IMM &&
 
 #define MAP_INLINE static inline __attribute__((always_inline))
 
-/* The checked local segments become scatter/gather entries, one for one. */
-MAP_INLINE void map_fill_sge(struct ibv_sge *sge, const struct map_seg *seg,
-			     unsigned int n)
-{
-	unsigned int i;
+/* The VIPL layer's checked copy of the local segments is what the device
+ * reads: no second copy. */
+_Static_assert(sizeof(struct map_seg) == sizeof(struct ibv_sge) &&
+		       offsetof(struct map_seg, addr) ==
+			       offsetof(struct ibv_sge, addr) &&
+		       offsetof(struct map_seg, len) ==
+			       offsetof(struct ibv_sge, length) &&
+		       offsetof(struct map_seg, key) ==
+			       offsetof(struct ibv_sge, lkey),
+	       "struct map_seg is a struct ibv_sge");
 
-	for (i = 0; i < n; i++) {
-		sge[i].addr = seg[i].addr;
-		sge[i].length = seg[i].len;
-		sge[i].lkey = seg[i].key;
-	}
+MAP_INLINE struct ibv_sge *map_sge(struct map_seg *seg)
+{
+	return (struct ibv_sge *)(void *)seg;
 }
 
 MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 				void *cookie, bool inline_data)
 {
-	struct ibv_sge sge[MAP_MAX_SGE];
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(s->desc);
 	struct ibv_send_wr wr, *bad;
 	uint16_t control = s->control;
 	int imm = control & VIP_CONTROL_IMMEDIATE;
@@ -48,7 +52,8 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 	 * path, and wr is 100-odd bytes). */
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
-	wr.sg_list = sge;
+	wr.sg_list = map_sge(s->seg);
+	wr.num_sge = s->nseg;
 	wr.imm_data = 0;
 	wr.send_flags = IBV_SEND_SIGNALED;
 	if (control & VIP_CONTROL_QFENCE)
@@ -56,7 +61,7 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 	if (inline_data)
 		wr.send_flags |= IBV_SEND_INLINE;
 	if (imm)
-		wr.imm_data = htonl(s->imm);
+		wr.imm_data = htonl(s->desc->CS.ImmediateData);
 
 	switch (control & VIP_CONTROL_OP_MASK) {
 	case VIP_CONTROL_OP_RDMAWRITE:
@@ -71,11 +76,9 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 	}
 	if (wr.opcode != IBV_WR_SEND && wr.opcode != IBV_WR_SEND_WITH_IMM) {
 		/* The address segment names the peer's memory. */
-		wr.wr.rdma.remote_addr = s->remote_addr;
-		wr.wr.rdma.rkey = s->rkey;
+		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
+		wr.wr.rdma.rkey = ds[0].Remote.Handle;
 	}
-	map_fill_sge(sge, s->seg, s->nseg);
-	wr.num_sge = s->nseg;
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
@@ -92,25 +95,20 @@ MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const struct map_send *s,
 	unsigned int imm = !!(control & VIP_CONTROL_IMMEDIATE);
 	unsigned int write = control & VIP_CONTROL_OP_RDMAWRITE;
 	struct ibv_send_wr wr, *bad;
-	struct ibv_sge sge;
 
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
-	wr.sg_list = &sge;
+	wr.sg_list = map_sge(s->seg);
+	wr.num_sge = s->nseg;
 	wr.send_flags = IBV_SEND_SIGNALED | (inline_data ? IBV_SEND_INLINE : 0);
-	wr.imm_data = imm ? htonl(s->imm) : 0;
+	wr.imm_data = imm ? htonl(s->desc->CS.ImmediateData) : 0;
 	wr.opcode = (enum ibv_wr_opcode)((write ? IBV_WR_RDMA_WRITE
 						: IBV_WR_SEND) + imm);
-	wr.num_sge = s->nseg;
 	if (write) {
-		wr.wr.rdma.remote_addr = s->remote_addr;
-		wr.wr.rdma.rkey = s->rkey;
-	}
-	/* A zero-length send's descriptor may end at its control segment. */
-	if (wr.num_sge) {
-		sge.addr = s->seg[0].addr;
-		sge.length = s->seg[0].len;
-		sge.lkey = s->seg[0].key;
+		const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(s->desc);
+
+		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
+		wr.wr.rdma.rkey = ds[0].Remote.Handle;
 	}
 	return ibv_post_send(qp->qp, &wr, &bad);
 }

@@ -188,19 +188,19 @@ uint32_t map_qp_max_inline(const struct map_qp *qp);
  * we read it: the VIPL layer reads each field once into this copy, checks
  * the copy, and the work request is built from the copy alone.
  */
-struct map_seg {
+struct map_seg { /* laid out as the device reads it (hotpath.h) */
 	uint64_t addr;
-	uint32_t key; /* the VIP_MEM_HANDLE */
 	uint32_t len;
+	uint32_t key; /* the VIP_MEM_HANDLE */
 };
 
 struct map_send {
 	uint16_t control; /* CS.Control */
 	uint16_t nseg; /* local segments in seg (RDMA: the address one apart) */
-	uint32_t imm; /* with VIP_CONTROL_IMMEDIATE */
-	uint64_t remote_addr; /* RDMA: the address segment */
-	uint32_t rkey;
-	const struct map_seg *seg;
+	struct map_seg *seg;
+	/* What no check looks at, ImmediateData and an RDMA's address
+	 * segment, the post reads from here, once. */
+	const VIP_DESCRIPTOR *desc;
 };
 
 /* map_qp_post_send and map_qp_post_plain (hotpath.h) take a checked copy;

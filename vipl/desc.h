@@ -45,20 +45,18 @@ static inline bool vip_desc_read_send(const VIP_DESCRIPTOR *d,
 	unsigned int i, first = 0;
 
 	c->s.control = d->CS.Control;
-	c->s.imm = d->CS.ImmediateData;
+	c->s.desc = d;
 	c->s.seg = c->seg;
 	c->s.nseg = 0;
 	c->segcount = (uint16_t)nseg;
 	c->length = d->CS.Length;
 	if (nseg > max_seg || nseg > VIPL_MAX_SEGMENTS)
 		return false;
+	/* RDMA: the first segment is the peer's address (the post reads
+	 * it: no check does). */
 	if ((c->s.control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV &&
-	    nseg) {
-		/* RDMA: the first segment is the peer's address. */
-		c->s.remote_addr = seg[0].Remote.Data.AddressBits;
-		c->s.rkey = seg[0].Remote.Handle;
+	    nseg)
 		first = 1;
-	}
 	for (i = first; i < nseg; i++) {
 		c->seg[i - first].addr = seg[i].Local.Data.AddressBits;
 		c->seg[i - first].key = seg[i].Local.Handle;

@@ -255,6 +255,7 @@ VIP_INLINE bool send_is_plain(const struct vip_vi *vi,
 	if (nseg > vi->max_seg || !desc_cached(vi, q, d, handle, nseg))
 		return false;
 	s->control = control;
+	s->desc = d;
 	s->seg = l;
 	s->nseg = 0;
 	l->len = 0;
@@ -267,12 +268,6 @@ VIP_INLINE bool send_is_plain(const struct vip_vi *vi,
 			return false;
 		s->nseg = 1;
 	}
-	if (control & VIP_CONTROL_OP_RDMAWRITE) { /* as map_qp_post_plain */
-		s->remote_addr = seg[0].Remote.Data.AddressBits;
-		s->rkey = seg[0].Remote.Handle;
-	}
-	if (control & VIP_CONTROL_IMMEDIATE)
-		s->imm = d->CS.ImmediateData;
 	*segcount = nseg;
 	return l->len == d->CS.Length && l->len <= vi->attrs.MaxTransferSize &&
 	       atomic_load_explicit(&vi->state, memory_order_relaxed) ==

@@ -86,10 +86,14 @@ static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 }
 
 /* A receive reported more bytes than its posted segments hold: the
- * completion cannot be this descriptor's. Say so rather than pass it on. */
-static VIP_COLD uint32_t overlong(uint32_t status)
+ * completion cannot be this descriptor's. An error, as any other that
+ * breaks the connection, rather than a length no buffer holds. */
+static VIP_COLD uint32_t overlong(struct vip_queue *q, VIP_DESCRIPTOR *d,
+				  uint32_t status)
 {
-	return status | VIP_STATUS_LENGTH_ERROR;
+	status |= VIP_STATUS_LENGTH_ERROR;
+	vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
+	return status;
 }
 
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
@@ -98,25 +102,16 @@ static VIP_COLD uint32_t overlong(uint32_t status)
  * descriptor, which the program or a peer may have written since. */
 VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 {
-	uint32_t status = c->status, errors, length = c->length, slot;
+	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	const struct vip_posted *p;
 	VIP_DESCRIPTOR *d;
+	uint32_t slot;
 
 	if (q->done == q->submitted)
 		return; /* nothing on the device: a stray completion */
 	slot = q->done & q->mask;
 	d = q->ring[slot];
 	p = &q->posted[slot];
-	if (q->recv) {
-		/* An RDMA write with immediate data consumed the receive: its
-		 * bytes went where the writer aimed them, none into this
-		 * descriptor's segments (verbs reports the write's length). */
-		if (status & VIP_STATUS_OP_MASK)
-			length = 0;
-		else if (__builtin_expect(length > p->cap, 0))
-			status = overlong(status);
-	}
-	errors = status & VIP_STATUS_ERROR_MASK;
 	if (errors)
 		status = refine_local_error(q, d, p, status);
 	/* An error breaks the connection (the QP is in its error state now;
@@ -124,8 +119,20 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 	 * error callback once the connection manager confirms. */
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
 		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
-	if (q->recv)
+	if (q->recv) {
+		uint32_t length = c->length;
+
+		/* An RDMA write with immediate data consumed the receive: its
+		 * bytes went where the writer aimed them, none into this
+		 * descriptor's segments (verbs reports the write's length). */
+		if (status & VIP_STATUS_OP_MASK)
+			length = 0;
+		if (__builtin_expect(length > p->cap, 0) && !errors) {
+			status = overlong(q, d, status);
+			errors = status;
+		}
 		d->CS.Length = errors ? 0 : length;
+	}
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
 	__atomic_store_n(&d->CS.Status,
