@@ -149,9 +149,31 @@ static inline VIP_RETURN vip_desc_check_recv(const VIP_DESCRIPTOR *d,
 	return vip_recv_check(d->CS.Control, d->CS.SegCount, max_seg);
 }
 
-/* The Status of a completed descriptor posted with CS.Control control. */
+/* The Status of a completed descriptor posted with CS.Control control
+ * (checked when posted: its operation is not VIP_CONTROL_OP_RESERVED, so
+ * the operation's status bits are its code shifted, as the header has
+ * them). */
 static inline uint32_t vip_status_of(uint16_t control, bool recv,
 				     uint32_t map_status)
+{
+	_Static_assert(VIP_STATUS_OP_RDMA_WRITE ==
+				       (uint32_t)VIP_CONTROL_OP_RDMAWRITE << 17 &&
+			       VIP_STATUS_OP_RDMA_READ ==
+				       (uint32_t)VIP_CONTROL_OP_RDMAREAD << 17 &&
+			       VIP_STATUS_OP_SEND == 0,
+		       "send status operations are control operations << 17");
+	uint32_t op;
+
+	if (recv)
+		op = (map_status & VIP_STATUS_OP_MASK) ? 0 : VIP_STATUS_OP_RECEIVE;
+	else
+		op = (uint32_t)(control & VIP_CONTROL_OP_MASK) << 17;
+	return VIP_STATUS_DONE | op | map_status;
+}
+
+/* The same for a descriptor as it is now (any operation). */
+static inline uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
+				       uint32_t map_status)
 {
 	static const uint32_t send_op[] = {
 		[VIP_CONTROL_OP_SENDRECV] = VIP_STATUS_OP_SEND,
@@ -164,14 +186,8 @@ static inline uint32_t vip_status_of(uint16_t control, bool recv,
 	if (recv)
 		op = (map_status & VIP_STATUS_OP_MASK) ? 0 : VIP_STATUS_OP_RECEIVE;
 	else
-		op = send_op[control & VIP_CONTROL_OP_MASK];
+		op = send_op[d->CS.Control & VIP_CONTROL_OP_MASK];
 	return VIP_STATUS_DONE | op | map_status;
-}
-
-static inline uint32_t vip_desc_status(const VIP_DESCRIPTOR *d, bool recv,
-				       uint32_t map_status)
-{
-	return vip_status_of(d->CS.Control, recv, map_status);
 }
 
 #endif

@@ -100,7 +100,8 @@ static VIP_COLD uint32_t overlong(struct vip_queue *q, VIP_DESCRIPTOR *d,
  * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. What
  * the post checked (q->posted) says what the descriptor is, not the
  * descriptor, which the program or a peer may have written since. */
-VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
+VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
+			 bool recv)
 {
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
 	const struct vip_posted *p;
@@ -118,8 +119,8 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 	 * flushes are the consequence, not a cause): tell the peer, and the
 	 * error callback once the connection manager confirms. */
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
-		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
-	if (q->recv) {
+		vip_vi_broken(q->vi, d, vip_error_code(d, recv, status));
+	if (recv) {
 		uint32_t length = c->length;
 
 		/* An RDMA write with immediate data consumed the receive: its
@@ -136,7 +137,7 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
 	__atomic_store_n(&d->CS.Status,
-			 vip_status_of(p->control, q->recv, status),
+			 vip_status_of(p->control, recv, status),
 			 __ATOMIC_RELEASE);
 	q->done++;
 	if (q->submitted != q->tail && q->done == q->submitted)
@@ -145,19 +146,28 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 
 void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 {
-	complete(q, c);
+	complete(q, c, q->recv);
 }
 
-VIP_INLINE void complete_sink(void *q, const struct map_completion *c)
+/* One sink per kind of queue: the kind is a constant in each, and what
+ * only the other kind needs folds away. */
+VIP_INLINE void complete_send_sink(void *q, const struct map_completion *c)
 {
-	complete(q, c);
+	complete(q, c, false);
 }
 
-/* A queue with a CQ of its own: poll it with q->lock held. */
-VIP_INLINE void progress_private(struct vip_queue *q)
+VIP_INLINE void complete_recv_sink(void *q, const struct map_completion *c)
 {
-	while (map_cq_poll(q->cq, MAP_POLL_BATCH, complete_sink, q) ==
-	       MAP_POLL_BATCH)
+	complete(q, c, true);
+}
+
+/* A queue with a CQ of its own: poll it with q->lock held. recv: q->recv,
+ * as a constant. */
+VIP_INLINE void progress_private(struct vip_queue *q, bool recv)
+{
+	while (map_cq_poll(q->cq, MAP_POLL_BATCH,
+			   recv ? complete_recv_sink : complete_send_sink,
+			   q) == MAP_POLL_BATCH)
 		;
 }
 
@@ -168,7 +178,10 @@ void vip_queue_progress(struct vip_queue *q)
 		return;
 	}
 	vip_spin_lock(&q->lock);
-	progress_private(q);
+	if (q->recv)
+		progress_private(q, true);
+	else
+		progress_private(q, false);
 	vip_spin_unlock(&q->lock);
 }
 
@@ -205,7 +218,8 @@ VIP_INLINE VIP_RETURN returned(bool got, VIP_DESCRIPTOR *d,
 			    VIP_DESCRIPTOR_ERROR);
 }
 
-VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out,
+				  bool recv)
 {
 	VIP_DESCRIPTOR *d = NULL;
 	bool got;
@@ -213,7 +227,7 @@ VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 	vip_spin_lock(&q->lock);
 	got = pop(q, &d);
 	if (!got && !q->vcq) {
-		progress_private(q);
+		progress_private(q, recv);
 		got = pop(q, &d);
 	}
 	vip_spin_unlock(&q->lock);
@@ -230,7 +244,7 @@ VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
-	return queue_done(q, out);
+	return q->recv ? queue_done(q, out, true) : queue_done(q, out, false);
 }
 
 struct done_args {
@@ -273,7 +287,7 @@ VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? queue_done(&vi->sq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->sq, out, false) : ret;
 }
 
 VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
@@ -281,7 +295,7 @@ VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? queue_done(&vi->rq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->rq, out, true) : ret;
 }
 
 VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,
