@@ -83,9 +83,12 @@ VIP_INLINE bool fenced(const struct vip_queue *q, uint16_t control)
 	return (control & VIP_CONTROL_QFENCE) && q->done != q->submitted;
 }
 
+#define HELD_CHANGED (-1) /* submit_one: the held send no longer checks */
+
 /* A held send, checked when posted, is read and checked again now, as if
  * posted now: it may have changed meanwhile. Its segment count may not
- * (the post checked that many segments lie in registered memory). */
+ * (the post checked that many segments lie in registered memory). 0,
+ * HELD_CHANGED, or the device's errno value. */
 static VIP_COLD int submit_one(struct vip_queue *q, VIP_DESCRIPTOR *d,
 			       struct vip_posted *p)
 {
@@ -99,7 +102,7 @@ static VIP_COLD int submit_one(struct vip_queue *q, VIP_DESCRIPTOR *d,
 	    vip_desc_check_copy(&c, vi->max_seg,
 				(uint32_t)vi->attrs.MaxTransferSize, NULL,
 				NULL) != VIP_SUCCESS)
-		return EINVAL;
+		return HELD_CHANGED;
 	return map_qp_post_send(vi->qp, &c.s, q, can_inline(vi, &c, false));
 }
 
@@ -117,7 +120,7 @@ VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 		err = submit_one(q, q->ring[i], &q->posted[i]);
 		if (err) {
 			struct map_completion c = {
-				.status = err == EINVAL
+				.status = err == HELD_CHANGED
 						  ? VIP_STATUS_FORMAT_ERROR
 						  : VIP_STATUS_TRANSPORT_ERROR,
 			};
