@@ -174,8 +174,14 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
 				c.status |= VIP_STATUS_IMMEDIATE;
 				c.imm = ntohl(wc[i].imm_data);
 			}
-			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+			/* An RDMA write with immediate data consumed a
+			 * receive: verbs reports the write's length, but
+			 * none of its bytes went into the receive's
+			 * segments. */
+			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
 				c.status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
+				c.length = 0;
+			}
 		}
 		sink(arg, &c);
 	}

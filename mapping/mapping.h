@@ -135,9 +135,10 @@ int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access);
  * A completion translated for the VIPL layer: cookie is what the post gave,
  * status holds VIP_STATUS_* error bits (0 on success) plus
  * VIP_STATUS_IMMEDIATE and, for a receive consumed by an RDMA write with
- * immediate data, VIP_STATUS_OP_REMOTE_RDMA_WRITE. The operation bits of
- * other completions are the poster's to add (verbs leaves wc.opcode
- * undefined on errors).
+ * immediate data, VIP_STATUS_OP_REMOTE_RDMA_WRITE (length 0 then: the
+ * write's bytes went where the writer aimed them, none into the receive's
+ * segments). The operation bits of other completions are the poster's to
+ * add (verbs leaves wc.opcode undefined on errors).
  */
 struct map_completion {
 	void *cookie;

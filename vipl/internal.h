@@ -180,7 +180,7 @@ struct vip_cq {
  */
 struct vip_posted {
 	uint64_t cap; /* receives: the bytes the posted segments hold */
-	uint16_t control; /* CS.Control as posted */
+	uint16_t control; /* CS.Control as posted (sends: a receive has none) */
 	uint16_t nseg; /* CS.SegCount as posted */
 };
 

@@ -278,18 +278,16 @@ VIP_INLINE bool send_is_plain(const struct vip_vi *vi,
 	       q->tail - q->head <= q->mask && q->submitted == q->tail;
 }
 
-/* Ring bookkeeping for a descriptor a fast path checked; q->lock held. */
+/* Ring bookkeeping for a descriptor a fast path checked; q->lock held.
+ * The caller fills in the slot's struct vip_posted. */
 VIP_INLINE uint32_t take_slot(struct vip_queue *q, VIP_DESCRIPTOR *d,
-			      VIP_MEM_HANDLE handle, uint16_t control,
-			      unsigned int nseg)
+			      VIP_MEM_HANDLE handle)
 {
 	uint32_t slot = q->tail & q->mask;
 
 	d->CS.Status = 0;
 	link_desc(q, d, handle);
 	q->ring[slot] = d;
-	q->posted[slot].control = control;
-	q->posted[slot].nseg = (uint16_t)nseg;
 	return slot;
 }
 
@@ -308,7 +306,10 @@ VIP_INLINE VIP_RETURN post_plain_send(struct vip_vi *vi, struct vip_queue *q,
 				      const struct map_send *s,
 				      unsigned int segcount)
 {
-	take_slot(q, d, handle, s->control, segcount);
+	uint32_t slot = take_slot(q, d, handle);
+
+	q->posted[slot].control = s->control;
+	q->posted[slot].nseg = (uint16_t)segcount;
 	/* The data lies in registered memory of the VI's ptag (the cached
 	 * region), so it may go inline. */
 	return posted(q, map_qp_post_plain(vi->qp, s, q,
@@ -447,8 +448,11 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	if (__builtin_expect(recv_is_plain(vi, q, d, MemoryHandle, &control,
 					   &nseg),
 			     1)) {
-		uint32_t slot = take_slot(q, d, MemoryHandle, control, nseg);
+		uint32_t slot = take_slot(q, d, MemoryHandle);
 
+		/* A receive's control is no operation (checked): a completion
+		 * looks only at its segments. */
+		q->posted[slot].nseg = (uint16_t)nseg;
 		ret = posted(q, map_qp_post_recv(vi->qp, d, nseg, q,
 						 &q->posted[slot].cap));
 		vip_spin_unlock(&q->lock);

@@ -121,18 +121,13 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
 		vip_vi_broken(q->vi, d, vip_error_code(d, recv, status));
 	if (recv) {
-		uint32_t length = c->length;
-
-		/* An RDMA write with immediate data consumed the receive: its
-		 * bytes went where the writer aimed them, none into this
-		 * descriptor's segments (verbs reports the write's length). */
-		if (status & VIP_STATUS_OP_MASK)
-			length = 0;
-		if (__builtin_expect(length > p->cap, 0) && !errors) {
+		/* Never more than the posted segments hold (an RDMA write
+		 * with immediate data that consumed it reports 0, mapping.h). */
+		if (__builtin_expect(c->length > p->cap, 0) && !errors) {
 			status = overlong(q, d, status);
 			errors = status;
 		}
-		d->CS.Length = errors ? 0 : length;
+		d->CS.Length = errors ? 0 : c->length;
 	}
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
