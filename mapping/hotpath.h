@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 
 #include "internal.h"
 
@@ -23,34 +24,36 @@ _Static_assert(IBV_WR_RDMA_WRITE + 1 == IBV_WR_RDMA_WRITE_WITH_IMM &&
 
 #define MAP_INLINE static inline __attribute__((always_inline))
 
-/* Local data segments become scatter/gather entries, one for one. */
-MAP_INLINE void map_fill_sge(struct ibv_sge *sge,
-			     const VIP_DESCRIPTOR_SEGMENT *ds, unsigned int n)
-{
-	unsigned int i;
+/* The VIPL layer's checked copy of the local segments is what the device
+ * reads: no second copy. */
+_Static_assert(sizeof(struct map_seg) == sizeof(struct ibv_sge) &&
+		       offsetof(struct map_seg, addr) ==
+			       offsetof(struct ibv_sge, addr) &&
+		       offsetof(struct map_seg, len) ==
+			       offsetof(struct ibv_sge, length) &&
+		       offsetof(struct map_seg, key) ==
+			       offsetof(struct ibv_sge, lkey),
+	       "struct map_seg is a struct ibv_sge");
 
-	for (i = 0; i < n; i++) {
-		sge[i].addr = ds[i].Local.Data.AddressBits;
-		sge[i].length = ds[i].Local.Length;
-		sge[i].lkey = ds[i].Local.Handle;
-	}
+MAP_INLINE struct ibv_sge *map_sge(struct map_seg *seg)
+{
+	return (struct ibv_sge *)(void *)seg;
 }
 
-MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 				void *cookie, bool inline_data)
 {
-	struct ibv_sge sge[MAP_MAX_SGE];
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(s->desc);
 	struct ibv_send_wr wr, *bad;
-	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
-	unsigned int nseg = desc->CS.SegCount;
-	uint16_t control = desc->CS.Control;
+	uint16_t control = s->control;
 	int imm = control & VIP_CONTROL_IMMEDIATE;
 
 	/* Only the fields an RC/UC post reads (no memset: this is the hot
 	 * path, and wr is 100-odd bytes). */
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
-	wr.sg_list = sge;
+	wr.sg_list = map_sge(s->seg);
+	wr.num_sge = s->nseg;
 	wr.imm_data = 0;
 	wr.send_flags = IBV_SEND_SIGNALED;
 	if (control & VIP_CONTROL_QFENCE)
@@ -58,7 +61,7 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	if (inline_data)
 		wr.send_flags |= IBV_SEND_INLINE;
 	if (imm)
-		wr.imm_data = htonl(desc->CS.ImmediateData);
+		wr.imm_data = htonl(s->desc->CS.ImmediateData);
 
 	switch (control & VIP_CONTROL_OP_MASK) {
 	case VIP_CONTROL_OP_RDMAWRITE:
@@ -75,11 +78,7 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		/* The address segment names the peer's memory. */
 		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
 		wr.wr.rdma.rkey = ds[0].Remote.Handle;
-		ds++;
-		nseg--;
 	}
-	map_fill_sge(sge, ds, nseg);
-	wr.num_sge = nseg;
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
@@ -89,50 +88,54 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
  * The verbs opcodes of these four are 0 to 3: write, write with
  * immediate data, send, send with immediate data.
  */
-MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const struct map_send *s,
 				 void *cookie, bool inline_data)
 {
-	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
-	uint16_t control = desc->CS.Control;
+	uint16_t control = s->control;
 	unsigned int imm = !!(control & VIP_CONTROL_IMMEDIATE);
 	unsigned int write = control & VIP_CONTROL_OP_RDMAWRITE;
 	struct ibv_send_wr wr, *bad;
-	struct ibv_sge sge;
 
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
-	wr.sg_list = &sge;
+	wr.sg_list = map_sge(s->seg);
+	wr.num_sge = s->nseg;
 	wr.send_flags = IBV_SEND_SIGNALED | (inline_data ? IBV_SEND_INLINE : 0);
-	wr.imm_data = imm ? htonl(desc->CS.ImmediateData) : 0;
+	wr.imm_data = imm ? htonl(s->desc->CS.ImmediateData) : 0;
 	wr.opcode = (enum ibv_wr_opcode)((write ? IBV_WR_RDMA_WRITE
 						: IBV_WR_SEND) + imm);
-	wr.num_sge = desc->CS.SegCount;
 	if (write) {
+		const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(s->desc);
+
 		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
 		wr.wr.rdma.rkey = ds[0].Remote.Handle;
-		ds++;
-		wr.num_sge = 1;
-	}
-	/* A zero-length send's descriptor may end at its control segment. */
-	if (wr.num_sge) {
-		sge.addr = ds[0].Local.Data.AddressBits;
-		sge.length = ds[0].Local.Length;
-		sge.lkey = ds[0].Local.Handle;
 	}
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
+/* nseg: the count the caller checked (at most the QP's max_sge); each
+ * segment is read once, into what the device gets, and *cap is what
+ * those hold (the bound of the completion's length). */
 MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-				void *cookie)
+				unsigned int nseg, void *cookie, uint64_t *cap)
 {
+	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
 	struct ibv_sge sge[MAP_MAX_SGE];
 	struct ibv_recv_wr wr, *bad;
+	uint64_t total = 0;
+	unsigned int i;
 
-	map_fill_sge(sge, map_desc_segs(desc), desc->CS.SegCount);
+	for (i = 0; i < nseg; i++) {
+		sge[i].addr = ds[i].Local.Data.AddressBits;
+		sge[i].length = ds[i].Local.Length;
+		sge[i].lkey = ds[i].Local.Handle;
+		total += sge[i].length;
+	}
+	*cap = total;
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
 	wr.sg_list = sge;
-	wr.num_sge = desc->CS.SegCount;
+	wr.num_sge = (int)nseg;
 	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 
@@ -171,8 +174,14 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
 				c.status |= VIP_STATUS_IMMEDIATE;
 				c.imm = ntohl(wc[i].imm_data);
 			}
-			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM)
+			/* An RDMA write with immediate data consumed a
+			 * receive: verbs reports the write's length, but
+			 * none of its bytes went into the receive's
+			 * segments. */
+			if (wc[i].opcode == IBV_WC_RECV_RDMA_WITH_IMM) {
 				c.status |= VIP_STATUS_OP_REMOTE_RDMA_WRITE;
+				c.length = 0;
+			}
 		}
 		sink(arg, &c);
 	}

@@ -145,9 +145,10 @@ int map_mr_modify(struct map_mr *mr, struct map_pd *pd, int access);
  * A completion translated for the VIPL layer: cookie is what the post gave,
  * status holds VIP_STATUS_* error bits (0 on success) plus
  * VIP_STATUS_IMMEDIATE and, for a receive consumed by an RDMA write with
- * immediate data, VIP_STATUS_OP_REMOTE_RDMA_WRITE. The operation bits of
- * other completions are the poster's to add (verbs leaves wc.opcode
- * undefined on errors).
+ * immediate data, VIP_STATUS_OP_REMOTE_RDMA_WRITE (length 0 then: the
+ * write's bytes went where the writer aimed them, none into the receive's
+ * segments). The operation bits of other completions are the poster's to
+ * add (verbs leaves wc.opcode undefined on errors).
  */
 struct map_completion {
 	void *cookie;
@@ -192,10 +193,34 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 int map_qp_destroy(struct map_qp *qp);
 /* Largest send the device copies into the work request itself. */
 uint32_t map_qp_max_inline(const struct map_qp *qp);
-/* map_qp_post_send and map_qp_post_recv (hotpath.h) take a validated
- * descriptor; cookie comes back in its completion. inline_data: the caller
- * checked that every local segment is registered memory of the VI's ptag
- * (the device does not check inline data). */
+
+/*
+ * A send as the VIPL layer checked it. A descriptor is the program's memory,
+ * which the program, or a peer allowed to RDMA-write it, may change while
+ * we read it: the VIPL layer reads each field once into this copy, checks
+ * the copy, and the work request is built from the copy alone.
+ */
+struct map_seg { /* laid out as the device reads it (hotpath.h) */
+	uint64_t addr;
+	uint32_t len;
+	uint32_t key; /* the VIP_MEM_HANDLE */
+};
+
+struct map_send {
+	uint16_t control; /* CS.Control */
+	uint16_t nseg; /* local segments in seg (RDMA: the address one apart) */
+	struct map_seg *seg;
+	/* What no check looks at, ImmediateData and an RDMA's address
+	 * segment, the post reads from here, once. */
+	const VIP_DESCRIPTOR *desc;
+};
+
+/* map_qp_post_send and map_qp_post_plain (hotpath.h) take a checked copy;
+ * cookie comes back in its completion. inline_data: the caller checked
+ * that every local segment is registered memory of the VI's ptag (the
+ * device does not check inline data). map_qp_post_recv takes the
+ * descriptor and the segment count the caller checked, reads each segment
+ * once, and returns in *cap the bytes the posted segments hold. */
 /* New remote access rights for an idle (INIT) queue pair. */
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */

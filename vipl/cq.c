@@ -30,17 +30,82 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* Caller holds cq->lock. When nobody reads the entries (a program that
- * only uses VipRecvWait on its VIs), the oldest are dropped. */
-static void push_entry(struct vip_cq *cq, void *vi_handle, bool recv)
+/*
+ * The entries are full (cq->lock held). They have room for every
+ * descriptor the queues on the CQ can have outstanding, so some entry is
+ * one the program no longer needs: a VI's that is gone, or one of a queue
+ * with more entries than completed descriptors waiting to be dequeued (the
+ * program dequeued them without reading the CQ, with VipRecvWait or
+ * VipRecvDone alone, which programs may do on a CQ's queues). Drops the
+ * oldest such; false if there is none, which would be an overrun.
+ */
+static VIP_COLD bool drop_needless(struct vip_cq *cq)
 {
-	if (cq->tail - cq->head > cq->mask) {
-		cq->head++;
-		cq->overruns++;
+	uint32_t i, j;
+
+	for (i = cq->head; i != cq->tail; i++) {
+		struct vip_cq_entry *e = &cq->entries[i & cq->mask];
+		struct vip_vi *vi = vip_handle_get(e->vi_handle, VIP_KIND_VI);
+		bool needless = !vi;
+
+		if (vi) {
+			struct vip_queue *q = e->recv ? &vi->rq : &vi->sq;
+
+			vip_spin_lock(&q->lock);
+			needless = q->cq_unread > q->done - q->head;
+			vip_spin_unlock(&q->lock);
+			if (needless)
+				q->cq_unread--;
+		}
+		if (needless) {
+			/* The older entries move up one, in their order. */
+			for (j = i; j != cq->head; j--)
+				cq->entries[j & cq->mask] =
+					cq->entries[(j - 1) & cq->mask];
+			cq->head++;
+			return true;
+		}
 	}
-	cq->entries[cq->tail & cq->mask].vi_handle = vi_handle;
-	cq->entries[cq->tail & cq->mask].recv = recv;
-	cq->tail++;
+	return false;
+}
+
+/* Caller holds cq->lock. */
+static void push_entry(struct vip_cq *cq, struct vip_queue *q)
+{
+	struct vip_cq_entry *e;
+
+	if (cq->tail - cq->head > cq->mask && !drop_needless(cq)) {
+		/* Cannot happen while the sizes hold (see vip_cq_attach); if it
+		 * does, the error callback hears of it, as VIA would have it. */
+		struct vip_vi *vi = vip_handle_get(
+			cq->entries[cq->head & cq->mask].vi_handle, VIP_KIND_VI);
+
+		if (vi)
+			(cq->entries[cq->head & cq->mask].recv ? &vi->rq
+							       : &vi->sq)
+				->cq_unread--;
+		cq->head++;
+		cq->overran = true;
+	}
+	e = &cq->entries[cq->tail++ & cq->mask];
+	e->vi_handle = q->vi->handle;
+	e->recv = q->recv;
+	q->cq_unread++;
+}
+
+static VIP_COLD void report_overrun(struct vip_cq *cq)
+{
+	vip_report_error(cq->nic, NULL, NULL, VIP_RESOURCE_CQ,
+			 VIP_ERROR_CATASTROPHIC);
+}
+
+/* Takes the overrun to report, if any; cq->lock held. */
+VIP_INLINE bool take_overrun(struct vip_cq *cq)
+{
+	bool overran = cq->overran;
+
+	cq->overran = false;
+	return overran;
 }
 
 /* A completion goes to its queue, and becomes an entry; cq->lock held. */
@@ -52,7 +117,7 @@ VIP_INLINE void entry_sink(void *arg, const struct map_completion *c)
 	vip_spin_lock(&q->lock);
 	vip_queue_complete(q, c);
 	vip_spin_unlock(&q->lock);
-	push_entry(cq, q->vi->handle, q->recv);
+	push_entry(cq, q);
 }
 
 /* Caller holds cq->lock. */
@@ -65,8 +130,90 @@ static void progress_locked(struct vip_cq *cq)
 
 void vip_cq_progress(struct vip_cq *cq)
 {
+	bool overran;
+
 	vip_spin_lock(&cq->lock);
 	progress_locked(cq);
+	overran = take_overrun(cq);
+	vip_spin_unlock(&cq->lock);
+	if (__builtin_expect(overran, 0))
+		report_overrun(cq);
+}
+
+/* Room for n entries (cq->lock held), the unread ones kept in order;
+ * shrink: also fewer. */
+static int entries_resize(struct vip_cq *cq, uint32_t n, bool shrink)
+{
+	uint32_t mask = pow2_at_least(n) - 1, unread = cq->tail - cq->head, i;
+	struct vip_cq_entry *e;
+
+	if (mask == cq->mask || (mask < cq->mask && !shrink))
+		return 0;
+	if (unread > mask + 1)
+		return EINVAL;
+	e = calloc(mask + 1, sizeof(*e));
+	if (!e)
+		return ENOMEM;
+	for (i = 0; i < unread; i++)
+		e[i] = cq->entries[(cq->head + i) & cq->mask];
+	free(cq->entries);
+	cq->entries = e;
+	cq->mask = mask;
+	cq->head = 0;
+	cq->tail = unread;
+	return 0;
+}
+
+/* The verbs CQ holds n completions, or as many as the device allows
+ * (beyond that, the device itself reports an overrun: VipErrorCallback's
+ * VIP_RESOURCE_CQ); cq->lock held. A provider that cannot resize keeps
+ * its size, and reports an overrun the same way. */
+static int device_resize(struct vip_cq *cq, uint32_t n)
+{
+	int err;
+
+	if (n > cq->nic->attr.max_cqe)
+		n = cq->nic->attr.max_cqe;
+	if (n == cq->dev_entries)
+		return 0;
+	err = map_cq_resize(cq->mcq, (int)n);
+	if (err == EOPNOTSUPP || err == ENOSYS)
+		return 0;
+	if (!err)
+		cq->dev_entries = n;
+	return err;
+}
+
+/*
+ * Completions in the verbs CQ and entries not yet read are both bounded
+ * by the descriptors the queues on the CQ can have outstanding, whatever
+ * EntryCount says (a program that sized its CQ by its VIs' receives, or
+ * too small, loses nothing): each queue that joins adds its ring's size.
+ */
+int vip_cq_attach(struct vip_cq *cq, struct vip_queue *q)
+{
+	uint32_t want;
+	int err;
+
+	vip_spin_lock(&cq->lock);
+	want = cq->size + cq->depth + q->mask + 1;
+	err = entries_resize(cq, want, false);
+	if (!err && want > cq->dev_entries)
+		err = device_resize(cq, want);
+	if (!err) {
+		cq->depth += q->mask + 1;
+		atomic_fetch_add(&cq->users, 1);
+	}
+	vip_spin_unlock(&cq->lock);
+	return err;
+}
+
+/* The sizes stay: the queue's entries may still be unread. */
+void vip_cq_detach(struct vip_cq *cq, struct vip_queue *q)
+{
+	vip_spin_lock(&cq->lock);
+	cq->depth -= q->mask + 1;
+	atomic_fetch_sub(&cq->users, 1);
 	vip_spin_unlock(&cq->lock);
 }
 
@@ -86,6 +233,7 @@ VIP_RETURN VipCreateCQ(VIP_NIC_HANDLE NicHandle, VIP_ULONG EntryCount,
 		return VIP_ERROR_RESOURCE;
 	cq->nic = nic;
 	cq->size = EntryCount;
+	cq->dev_entries = EntryCount;
 	cq->mask = pow2_at_least(EntryCount) - 1;
 	cq->entries = calloc(cq->mask + 1, sizeof(*cq->entries));
 	if (!cq->entries) {
@@ -141,36 +289,25 @@ VIP_RETURN VipDestroyCQ(VIP_CQ_HANDLE CQHandle)
 VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 {
 	struct vip_cq *cq = vip_cq_get(CQHandle);
-	struct vip_cq_entry *entries;
-	uint32_t mask, i, n;
+	uint32_t want;
 	int err;
 
 	if (!cq || !EntryCount)
 		return VIP_INVALID_PARAMETER;
 	if (EntryCount > cq->nic->attr.max_cqe)
 		return VIP_ERROR_RESOURCE;
-	mask = pow2_at_least(EntryCount) - 1;
-	entries = calloc(mask + 1, sizeof(*entries));
-	if (!entries)
-		return VIP_ERROR_RESOURCE;
 	vip_spin_lock(&cq->lock);
-	n = cq->tail - cq->head;
-	/* Entries not yet read must fit. */
-	err = n > mask + 1 ? EINVAL : map_cq_resize(cq->mcq, (int)EntryCount);
-	if (err) {
-		vip_spin_unlock(&cq->lock);
-		free(entries);
-		return err == EINVAL ? VIP_INVALID_PARAMETER : vip_from_errno(err);
-	}
-	for (i = 0; i < n; i++)
-		entries[i] = cq->entries[(cq->head + i) & cq->mask];
-	free(cq->entries);
-	cq->entries = entries;
-	cq->mask = mask;
-	cq->head = 0;
-	cq->tail = n;
-	cq->size = EntryCount;
+	/* Still room for what the queues on it can have outstanding;
+	 * entries not yet read must fit. */
+	want = (uint32_t)EntryCount + cq->depth;
+	err = entries_resize(cq, want, true);
+	if (!err)
+		err = device_resize(cq, want);
+	if (!err)
+		cq->size = EntryCount;
 	vip_spin_unlock(&cq->lock);
+	if (err)
+		return err == EINVAL ? VIP_INVALID_PARAMETER : vip_from_errno(err);
 	return VIP_SUCCESS;
 }
 
@@ -180,6 +317,7 @@ VIP_RETURN VipResizeCQ(VIP_CQ_HANDLE CQHandle, VIP_ULONG EntryCount)
 VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 {
 	VIP_VI_HANDLE found = NULL;
+	bool overran;
 
 	vip_spin_lock(&cq->lock);
 	for (int pass = 0; pass < 2 && !found; pass++) {
@@ -187,15 +325,21 @@ VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv)
 			progress_locked(cq);
 		while (cq->head != cq->tail) {
 			struct vip_cq_entry *e = &cq->entries[cq->head++ & cq->mask];
+			struct vip_vi *v = vip_handle_get(e->vi_handle,
+							  VIP_KIND_VI);
 
-			if (vip_handle_get(e->vi_handle, VIP_KIND_VI)) {
+			if (v) {
+				(e->recv ? &v->rq : &v->sq)->cq_unread--;
 				found = e->vi_handle;
 				*recv = e->recv;
 				break;
 			}
 		}
 	}
+	overran = take_overrun(cq);
 	vip_spin_unlock(&cq->lock);
+	if (overran)
+		report_overrun(cq);
 	*vi = found;
 	return found ? VIP_SUCCESS : VIP_NOT_DONE;
 }

@@ -173,16 +173,36 @@ struct vip_cq {
 	struct vip_cq_entry *entries;
 	uint32_t mask, head, tail;
 	uint32_t size; /* EntryCount */
-	unsigned long overruns; /* entries dropped: nobody read the CQ */
+	/* Descriptors the work queues on it can have outstanding, together
+	 * (their rings' sizes): the verbs CQ (up to the device's maximum) and
+	 * the entries are sized for size + depth, so that no completion is
+	 * lost (VIA calls a CQ overrun catastrophic). */
+	uint32_t depth;
+	uint32_t dev_entries; /* the verbs CQ's size */
+	bool overran; /* an entry was lost: report it (outside the lock) */
 	atomic_int users; /* work queues on it */
 	struct vip_notify notify;
 	struct vip_wake wake; /* for the threads in VipCQWait */
+};
+
+/*
+ * What completing a descriptor needs, kept from its post: while posted, a
+ * descriptor is still the program's memory, which the program or a peer
+ * allowed to RDMA-write it may change; completion reads only what the post
+ * checked (the descriptor and these many segments lie in registered
+ * memory).
+ */
+struct vip_posted {
+	uint64_t cap; /* receives: the bytes the posted segments hold */
+	uint16_t control; /* CS.Control as posted (sends: a receive has none) */
+	uint16_t nseg; /* CS.SegCount as posted */
 };
 
 /* One work queue: descriptors in posting order, from head to tail. */
 struct vip_queue {
 	vip_spin lock;
 	VIP_DESCRIPTOR **ring;
+	struct vip_posted *posted; /* beside ring, slot for slot */
 	uint32_t mask;
 	uint32_t head; /* next to dequeue */
 	uint32_t done; /* completed up to here */
@@ -192,6 +212,7 @@ struct vip_queue {
 	struct vip_cq *vcq; /* the VIPL CQ it is on, or NULL */
 	struct vip_vi *vi;
 	bool recv;
+	uint32_t cq_unread; /* its entries not yet read from vcq (vcq->lock) */
 	struct vip_notify notify;
 	/* The watcher's (progress.c), under nic->vis_lock: whether the
 	 * program leaves this queue unpolled (it spins on CS.Status), what
@@ -361,14 +382,22 @@ void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 void vip_queue_submit_held(struct vip_queue *q);
 /* seg lies in registered memory of the VI's ptag (error paths and sends
  * whose data is not in the descriptor's region). */
+static inline bool vip_range_ok(struct vip_vi *vi, uint32_t key, uint64_t addr,
+				uint32_t len)
+{
+	const struct vip_mr *mr = vip_mr_find(vi->nic, key);
+
+	return mr && mr->ptag == vi->ptag && addr >= (uintptr_t)mr->start &&
+	       addr - (uintptr_t)mr->start <= mr->len &&
+	       len <= mr->len - (addr - (uintptr_t)mr->start);
+}
+
+/* The same for a segment in the program's memory, each field read once. */
 static inline bool vip_segment_ok(struct vip_vi *vi,
 				  const VIP_DATA_SEGMENT *seg)
 {
-	const struct vip_mr *mr = vip_mr_find(vi->nic, seg->Handle);
-	const uint8_t *p = seg->Data.Address;
-
-	return mr && mr->ptag == vi->ptag && p >= mr->start &&
-	       (size_t)(p - mr->start) + seg->Length <= mr->len;
+	return vip_range_ok(vi, seg->Handle, seg->Data.AddressBits,
+			    seg->Length);
 }
 
 /* Puts q's outstanding receives back on a QP that was reset. */
@@ -402,6 +431,10 @@ struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 /* Polls the shared CQ: completions go to their queues and become entries. */
 void vip_cq_progress(struct vip_cq *cq);
 void vip_cq_destroy(struct vip_cq *cq);
+/* A work queue joins or leaves cq: its verbs CQ and entries grow to hold
+ * what the queues on it can have outstanding. 0 or an errno value. */
+int vip_cq_attach(struct vip_cq *cq, struct vip_queue *q);
+void vip_cq_detach(struct vip_cq *cq, struct vip_queue *q);
 
 /* wait.c: poll attempt() for a while, then sleep on cq's channel, until
  * w's object closes. */

@@ -21,37 +21,45 @@ VIP_INLINE bool aligned(const VIP_DESCRIPTOR *d)
 	return ((uintptr_t)d & (VIP_DESCRIPTOR_ALIGNMENT - 1)) == 0;
 }
 
-/* The descriptor, its control segment and the SegCount segments after
- * it (the post reads them all), must lie in a region registered under
- * handle, in the VI's protection tag. */
+/*
+ * A descriptor is the program's memory: the program, or a peer allowed to
+ * RDMA-write it, may change any field while we look. Every post reads
+ * each field once, checks what it read, and builds the work request (and
+ * what its completion will need, struct vip_posted) from that copy alone.
+ */
+
+/* The descriptor's control segment, and the *nseg segments after it
+ * (CS.SegCount, read here once), lie in a region registered under handle,
+ * in the VI's protection tag. */
 VIP_INLINE const struct vip_mr *desc_memory(struct vip_vi *vi,
 					    const VIP_DESCRIPTOR *d,
-					    VIP_MEM_HANDLE handle)
+					    VIP_MEM_HANDLE handle,
+					    unsigned int *nseg)
 {
 	const struct vip_mr *mr = vip_mr_find(vi->nic, handle);
 	const uint8_t *p = (const uint8_t *)d;
 
-	if (mr && mr->ptag == vi->ptag && p >= mr->start &&
-	    p + sizeof(VIP_CONTROL_SEGMENT) <= mr->start + mr->len &&
-	    d->CS.SegCount <= (size_t)(mr->start + mr->len - p -
-				       sizeof(VIP_CONTROL_SEGMENT)) /
-				      sizeof(VIP_DESCRIPTOR_SEGMENT))
-		return mr;
-	return NULL;
+	if (!mr || mr->ptag != vi->ptag || p < mr->start ||
+	    p + sizeof(VIP_CONTROL_SEGMENT) > mr->start + mr->len)
+		return NULL;
+	*nseg = d->CS.SegCount;
+	if (*nseg > (size_t)(mr->start + mr->len - p -
+			     sizeof(VIP_CONTROL_SEGMENT)) /
+			    sizeof(VIP_DESCRIPTOR_SEGMENT))
+		return NULL;
+	return mr;
 }
 
 /* Every local segment of a send lies in registered memory of the VI's
  * ptag (when they are not all in the descriptor's own region). */
 static __attribute__((noinline)) bool segments_ok(struct vip_vi *vi,
-						   const VIP_DESCRIPTOR *d)
+						   const struct map_send *s)
 {
-	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
-	unsigned int i, first = 0;
+	unsigned int i;
 
-	if ((d->CS.Control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
-		first = 1; /* the address segment names remote memory */
-	for (i = first; i < d->CS.SegCount; i++)
-		if (!vip_segment_ok(vi, &seg[i].Local))
+	for (i = 0; i < s->nseg; i++)
+		if (!vip_range_ok(vi, s->seg[i].key, s->seg[i].addr,
+				  s->seg[i].len))
 			return false;
 	return true;
 }
@@ -59,20 +67,43 @@ static __attribute__((noinline)) bool segments_ok(struct vip_vi *vi,
 /* Inline data is copied by the CPU, so the device would not catch a bad
  * handle: send inline only what our registry vouches for. inside: the
  * descriptor's check found every segment in the descriptor's own region. */
-VIP_INLINE bool can_inline(struct vip_vi *vi, const VIP_DESCRIPTOR *d,
+VIP_INLINE bool can_inline(struct vip_vi *vi, const struct vip_send_copy *c,
 			   bool inside)
 {
-	if (d->CS.Length > vi->max_inline ||
-	    (d->CS.Control & VIP_CONTROL_OP_MASK) == VIP_CONTROL_OP_RDMAREAD)
+	if (c->length > vi->max_inline ||
+	    (c->s.control & VIP_CONTROL_OP_MASK) == VIP_CONTROL_OP_RDMAREAD)
 		return false;
-	return __builtin_expect(inside, 1) || segments_ok(vi, d);
+	return __builtin_expect(inside, 1) || segments_ok(vi, &c->s);
 }
 
 /* VIP_CONTROL_QFENCE: the descriptor waits until every earlier one on its
  * queue has completed (verbs' own fence only waits for RDMA reads). */
-VIP_INLINE bool fenced(const struct vip_queue *q, const VIP_DESCRIPTOR *d)
+VIP_INLINE bool fenced(const struct vip_queue *q, uint16_t control)
 {
-	return (d->CS.Control & VIP_CONTROL_QFENCE) && q->done != q->submitted;
+	return (control & VIP_CONTROL_QFENCE) && q->done != q->submitted;
+}
+
+#define HELD_CHANGED (-1) /* submit_one: the held send no longer checks */
+
+/* A held send, checked when posted, is read and checked again now, as if
+ * posted now: it may have changed meanwhile. Its segment count may not
+ * (the post checked that many segments lie in registered memory). 0,
+ * HELD_CHANGED, or the device's errno value. */
+static VIP_COLD int submit_one(struct vip_queue *q, VIP_DESCRIPTOR *d,
+			       struct vip_posted *p)
+{
+	struct vip_vi *vi = q->vi;
+	struct vip_send_copy c;
+
+	if (q->recv)
+		return map_qp_post_recv(vi->qp, d, p->nseg, q, &p->cap);
+	if (!vip_desc_read_send(d, p->nseg, vi->max_seg, &c) ||
+	    c.s.control != p->control || d->CS.SegCount != p->nseg ||
+	    vip_desc_check_copy(&c, vi->max_seg,
+				(uint32_t)vi->attrs.MaxTransferSize, NULL,
+				NULL) != VIP_SUCCESS)
+		return HELD_CHANGED;
+	return map_qp_post_send(vi->qp, &c.s, q, can_inline(vi, &c, false));
 }
 
 /* Hands held descriptors to the device once their fence has cleared;
@@ -80,15 +111,18 @@ VIP_INLINE bool fenced(const struct vip_queue *q, const VIP_DESCRIPTOR *d)
 VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 {
 	while (q->submitted != q->tail) {
-		VIP_DESCRIPTOR *d = q->ring[q->submitted & q->mask];
+		uint32_t i = q->submitted & q->mask;
+		int err;
 
-		if (fenced(q, d))
+		if (fenced(q, q->posted[i].control))
 			return;
 		q->submitted++;
-		if (map_qp_post_send(q->vi->qp, d, q,
-				     can_inline(q->vi, d, false))) {
+		err = submit_one(q, q->ring[i], &q->posted[i]);
+		if (err) {
 			struct map_completion c = {
-				.status = VIP_STATUS_TRANSPORT_ERROR,
+				.status = err == HELD_CHANGED
+						  ? VIP_STATUS_FORMAT_ERROR
+						  : VIP_STATUS_TRANSPORT_ERROR,
 			};
 
 			vip_queue_complete(q, &c);
@@ -122,11 +156,15 @@ VIP_INLINE void cache_region(struct vip_queue *q, const struct vip_mr *mr,
 	q->mr_epoch = epoch;
 }
 
+/* The general path's post: s is the checked send (NULL for a receive), p
+ * what its completion needs. */
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		       VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+		       const struct map_send *s, struct vip_posted p,
 		       bool inline_data, const struct vip_mr *mr,
 		       uint32_t epoch)
 {
+	uint32_t slot;
 	int err = 0;
 
 	vip_spin_lock(&q->lock);
@@ -143,15 +181,18 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	}
 	d->CS.Status = 0;
 	link_desc(q, d, handle);
-	q->ring[q->tail & q->mask] = d;
+	slot = q->tail & q->mask;
+	q->ring[slot] = d;
+	q->posted[slot] = p;
 	/* Behind a held descriptor, or fenced itself: hold it too. */
-	if (q->submitted != q->tail || (!q->recv && fenced(q, d))) {
+	if (q->submitted != q->tail || (!q->recv && fenced(q, p.control))) {
 		q->tail++;
 		vip_spin_unlock(&q->lock);
 		return VIP_SUCCESS;
 	}
-	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
-		      : map_qp_post_send(vi->qp, d, q, inline_data);
+	err = q->recv ? map_qp_post_recv(vi->qp, d, p.nseg, q,
+					 &q->posted[slot].cap)
+		      : map_qp_post_send(vi->qp, s, q, inline_data);
 	if (!err) {
 		q->tail++;
 		q->submitted++;
@@ -169,16 +210,18 @@ VIP_INLINE bool in_cache(const struct vip_queue *q, const void *p, size_t len)
 	       (size_t)(q->mr_end - b) >= len;
 }
 
-/* The descriptor lies in the region cached on q, registered under
- * handle, and that region is still what it was when it was cached. */
+/* The descriptor and its nseg segments lie in the region cached on q,
+ * registered under handle, and that region is still what it was when it
+ * was cached. */
 VIP_INLINE bool desc_cached(const struct vip_vi *vi, const struct vip_queue *q,
-			    const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
+			    const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+			    unsigned int nseg)
 {
 	return handle == q->mr_key &&
 	       q->mr_epoch == atomic_load_explicit(&vi->nic->mr_epoch,
 						   memory_order_relaxed) &&
 	       in_cache(q, d, sizeof(VIP_CONTROL_SEGMENT) +
-				      (size_t)d->CS.SegCount *
+				      (size_t)nseg *
 					      sizeof(VIP_DESCRIPTOR_SEGMENT));
 }
 
@@ -187,63 +230,90 @@ VIP_INLINE bool desc_cached(const struct vip_vi *vi, const struct vip_queue *q,
  * or an RDMA write of one, with or without immediate data, no fence, on a
  * connected VI with nothing held, descriptor and data in the region
  * cached on the queue. That is every check of the general path
- * (vip_desc_check_send_in, desc_memory, can_inline), for the descriptors
+ * (vip_desc_check_copy, desc_memory, can_inline), for the descriptors
  * programs post all the time; anything else takes the general path,
- * which refuses, holds or classifies as before.
+ * which refuses, holds or classifies as before. It fills in s (and l, its
+ * one segment) as it reads: what it checked is what is posted.
  */
 VIP_INLINE bool send_is_plain(const struct vip_vi *vi,
 			      const struct vip_queue *q,
-			      const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
+			      const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+			      struct map_send *s, struct map_seg *l,
+			      unsigned int *segcount)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
 	uint16_t control = d->CS.Control;
 	unsigned int nseg = d->CS.SegCount, op = control & VIP_CONTROL_OP_MASK;
-	const VIP_DATA_SEGMENT *l;
-	uint32_t len = 0;
+	const VIP_DATA_SEGMENT *ds;
 
 	if (control & ~(VIP_CONTROL_IMMEDIATE | VIP_CONTROL_OP_MASK))
 		return false; /* fenced, or reserved bits */
 	if (op == VIP_CONTROL_OP_SENDRECV && nseg <= 1)
-		l = nseg ? &seg[0].Local : NULL;
+		ds = nseg ? &seg[0].Local : NULL;
 	else if (op == VIP_CONTROL_OP_RDMAWRITE && nseg == 2 &&
 		 vi->attrs.EnableRdmaWrite)
-		l = &seg[1].Local;
+		ds = &seg[1].Local;
 	else
 		return false;
-	if (nseg > vi->max_seg || !desc_cached(vi, q, d, handle))
+	if (nseg > vi->max_seg || !desc_cached(vi, q, d, handle, nseg))
 		return false;
-	if (l) {
-		if (l->Handle != handle || !in_cache(q, l->Data.Address,
-						     l->Length))
+	s->control = control;
+	s->desc = d;
+	s->seg = l;
+	s->nseg = 0;
+	l->len = 0;
+	if (ds) {
+		l->key = ds->Handle;
+		l->addr = ds->Data.AddressBits;
+		l->len = ds->Length;
+		if (l->key != handle ||
+		    !in_cache(q, (const void *)(uintptr_t)l->addr, l->len))
 			return false;
-		len = l->Length;
+		s->nseg = 1;
 	}
-	return len == d->CS.Length && len <= vi->attrs.MaxTransferSize &&
+	*segcount = nseg;
+	return l->len == d->CS.Length && l->len <= vi->attrs.MaxTransferSize &&
 	       atomic_load_explicit(&vi->state, memory_order_relaxed) ==
 		       VIP_STATE_CONNECTED &&
 	       q->tail - q->head <= q->mask && q->submitted == q->tail;
 }
 
-/* Ring bookkeeping and the device's post for a descriptor the fast path
- * checked; q->lock held. */
-VIP_INLINE VIP_RETURN post_plain(struct vip_vi *vi, struct vip_queue *q,
-				  VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
+/* Ring bookkeeping for a descriptor a fast path checked; q->lock held.
+ * The caller fills in the slot's struct vip_posted. */
+VIP_INLINE uint32_t take_slot(struct vip_queue *q, VIP_DESCRIPTOR *d,
+			      VIP_MEM_HANDLE handle)
 {
-	int err;
+	uint32_t slot = q->tail & q->mask;
 
 	d->CS.Status = 0;
 	link_desc(q, d, handle);
-	q->ring[q->tail & q->mask] = d;
-	/* The data lies in registered memory of the VI's ptag (the cached
-	 * region), so it may go inline. */
-	err = q->recv ? map_qp_post_recv(vi->qp, d, q)
-		      : map_qp_post_plain(vi->qp, d, q,
-					  d->CS.Length <= vi->max_inline);
+	q->ring[slot] = d;
+	return slot;
+}
+
+VIP_INLINE VIP_RETURN posted(struct vip_queue *q, int err)
+{
 	if (__builtin_expect(err, 0))
 		return vip_from_errno(err);
 	q->tail++;
 	q->submitted++;
 	return VIP_SUCCESS;
+}
+
+/* The device's post for a send the fast path checked; q->lock held. */
+VIP_INLINE VIP_RETURN post_plain_send(struct vip_vi *vi, struct vip_queue *q,
+				      VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+				      const struct map_send *s,
+				      unsigned int segcount)
+{
+	uint32_t slot = take_slot(q, d, handle);
+
+	q->posted[slot].control = s->control;
+	q->posted[slot].nseg = (uint16_t)segcount;
+	/* The data lies in registered memory of the VI's ptag (the cached
+	 * region), so it may go inline. */
+	return posted(q, map_qp_post_plain(vi->qp, s, q,
+					   s->seg[0].len <= vi->max_inline));
 }
 
 /* Every check, a region table lookup, and holding: what the fast path
@@ -254,25 +324,29 @@ post_send_general(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 	uint32_t epoch = atomic_load_explicit(&vi->nic->mr_epoch,
 					      memory_order_acquire);
 	struct vip_desc_region region;
+	struct vip_send_copy c;
 	const struct vip_mr *mr;
+	unsigned int nseg;
 	VIP_VI_STATE state;
 	VIP_RETURN ret;
-	bool inside;
+	bool inside = false;
 
-	if (!(mr = desc_memory(vi, d, handle)))
+	if (!(mr = desc_memory(vi, d, handle, &nseg)))
 		return VIP_INVALID_PARAMETER;
 	region.key = mr->key;
 	region.start = mr->start;
 	region.len = mr->len;
-	ret = vip_desc_check_send_in(d, vi->max_seg,
-				     (uint32_t)vi->attrs.MaxTransferSize,
-				     &region, &inside);
+	ret = vip_desc_read_send(d, nseg, vi->max_seg, &c)
+		      ? vip_desc_check_copy(&c, vi->max_seg,
+					    (uint32_t)vi->attrs.MaxTransferSize,
+					    &region, &inside)
+		      : VIP_DESCRIPTOR_ERROR;
 	if (ret != VIP_SUCCESS) {
 		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
 		return ret;
 	}
 	/* RDMA is the VI's to allow (vipl-api.md section 3, "RDMA"). */
-	switch (d->CS.Control & VIP_CONTROL_OP_MASK) {
+	switch (c.s.control & VIP_CONTROL_OP_MASK) {
 	case VIP_CONTROL_OP_RDMAWRITE:
 		if (!vi->attrs.EnableRdmaWrite)
 			return VIP_INVALID_PARAMETER;
@@ -286,8 +360,11 @@ post_send_general(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
 	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
 		return VIP_INVALID_STATE;
-	return post(vi, &vi->sq, d, handle, can_inline(vi, d, inside), mr,
-		    epoch);
+	return post(vi, &vi->sq, d, handle, &c.s,
+		    (struct vip_posted){ .control = c.s.control,
+					 .nseg = c.segcount,
+					 .cap = c.length },
+		    can_inline(vi, &c, inside), mr, epoch);
 }
 
 VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
@@ -295,14 +372,19 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
 	struct vip_queue *q;
+	struct map_send s;
+	struct map_seg l;
+	unsigned int segcount;
 	VIP_RETURN ret;
 
 	if (!vi || !d || !aligned(d))
 		return VIP_INVALID_PARAMETER;
 	q = &vi->sq;
 	vip_spin_lock(&q->lock);
-	if (__builtin_expect(send_is_plain(vi, q, d, MemoryHandle), 1)) {
-		ret = post_plain(vi, q, d, MemoryHandle);
+	if (__builtin_expect(send_is_plain(vi, q, d, MemoryHandle, &s, &l,
+					   &segcount),
+			     1)) {
+		ret = post_plain_send(vi, q, d, MemoryHandle, &s, segcount);
 		vip_spin_unlock(&q->lock);
 		return ret;
 	}
@@ -311,13 +393,17 @@ VIP_RETURN VipPostSend(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 }
 
 /* A receive's only format rules: no operation or reserved bits, at most
- * max_seg segments (vip_desc_check_recv); the device checks the rest. */
+ * max_seg segments (vip_recv_check); the device checks the rest. control
+ * and nseg: CS.Control and CS.SegCount, read once here. */
 VIP_INLINE bool recv_is_plain(const struct vip_vi *vi,
 			      const struct vip_queue *q,
-			      const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
+			      const VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle,
+			      uint16_t *control, unsigned int *nseg)
 {
-	return !(d->CS.Control & (VIP_CONTROL_RESERVED | VIP_CONTROL_OP_MASK)) &&
-	       d->CS.SegCount <= vi->max_seg && desc_cached(vi, q, d, handle) &&
+	*control = d->CS.Control;
+	*nseg = d->CS.SegCount;
+	return !(*control & (VIP_CONTROL_RESERVED | VIP_CONTROL_OP_MASK)) &&
+	       *nseg <= vi->max_seg && desc_cached(vi, q, d, handle, *nseg) &&
 	       q->tail - q->head <= q->mask && q->submitted == q->tail;
 }
 
@@ -327,16 +413,22 @@ post_recv_general(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 	uint32_t epoch = atomic_load_explicit(&vi->nic->mr_epoch,
 					      memory_order_acquire);
 	const struct vip_mr *mr;
+	unsigned int nseg;
+	uint16_t control;
 	VIP_RETURN ret;
 
-	if (!(mr = desc_memory(vi, d, handle)))
+	if (!(mr = desc_memory(vi, d, handle, &nseg)))
 		return VIP_INVALID_PARAMETER;
-	ret = vip_desc_check_recv(d, vi->max_seg);
+	control = d->CS.Control;
+	ret = vip_recv_check(control, nseg, vi->max_seg);
 	if (ret != VIP_SUCCESS) {
 		d->CS.Status = VIP_STATUS_FORMAT_ERROR;
 		return ret;
 	}
-	return post(vi, &vi->rq, d, handle, false, mr, epoch);
+	return post(vi, &vi->rq, d, handle, NULL,
+		    (struct vip_posted){ .control = control,
+					 .nseg = (uint16_t)nseg },
+		    false, mr, epoch);
 }
 
 VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
@@ -344,6 +436,8 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
 	struct vip_queue *q;
+	unsigned int nseg;
+	uint16_t control;
 	VIP_RETURN ret;
 
 	if (!vi || !d || !aligned(d))
@@ -351,8 +445,16 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 	/* Receives may be posted before the VI is connected. */
 	q = &vi->rq;
 	vip_spin_lock(&q->lock);
-	if (__builtin_expect(recv_is_plain(vi, q, d, MemoryHandle), 1)) {
-		ret = post_plain(vi, q, d, MemoryHandle);
+	if (__builtin_expect(recv_is_plain(vi, q, d, MemoryHandle, &control,
+					   &nseg),
+			     1)) {
+		uint32_t slot = take_slot(q, d, MemoryHandle);
+
+		/* A receive's control is no operation (checked): a completion
+		 * looks only at its segments. */
+		q->posted[slot].nseg = (uint16_t)nseg;
+		ret = posted(q, map_qp_post_recv(vi->qp, d, nseg, q,
+						 &q->posted[slot].cap));
 		vip_spin_unlock(&q->lock);
 	} else {
 		vip_spin_unlock(&q->lock);
@@ -374,15 +476,20 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 
 /* After a reset of its QP (which drops posted work requests without a
  * completion), the receives still outstanding go back to the device in
- * their order. One the device refuses stays posted in our ring only; the
- * next drain completes it flushed. */
+ * their order, as many segments each as were checked when it was posted.
+ * One the device refuses stays posted in our ring only; the next drain
+ * completes it flushed. */
 void vip_queue_repost(struct vip_queue *q)
 {
 	uint32_t i;
 
 	vip_spin_lock(&q->lock);
-	for (i = q->done; i != q->submitted; i++)
-		if (map_qp_post_recv(q->vi->qp, q->ring[i & q->mask], q))
+	for (i = q->done; i != q->submitted; i++) {
+		struct vip_posted *p = &q->posted[i & q->mask];
+
+		if (map_qp_post_recv(q->vi->qp, q->ring[i & q->mask], p->nseg,
+				     q, &p->cap))
 			break;
+	}
 	vip_spin_unlock(&q->lock);
 }

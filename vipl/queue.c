@@ -24,8 +24,12 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 	while (n < depth)
 		n <<= 1;
 	q->ring = calloc(n, sizeof(*q->ring));
-	if (!q->ring)
+	q->posted = calloc(n, sizeof(*q->posted));
+	if (!q->ring || !q->posted) {
+		free(q->ring);
+		free(q->posted);
 		return ENOMEM;
+	}
 	q->mask = n - 1;
 	q->head = q->done = q->submitted = q->tail = 0;
 	q->cq = cq;
@@ -41,7 +45,9 @@ void vip_queue_fini(struct vip_queue *q)
 {
 	vip_notify_fini(&q->notify);
 	free(q->ring);
+	free(q->posted);
 	q->ring = NULL;
+	q->posted = NULL;
 }
 
 
@@ -51,10 +57,12 @@ void vip_queue_fini(struct vip_queue *q)
  * a receive too small and a bad memory handle alike, as a local QP
  * operation error). Our own registry tells which it was: a segment outside
  * registered memory of the VI's ptag is a protection error; otherwise a
- * receive that failed locally was too small. Error path only.
+ * receive that failed locally was too small. Only the segments the post
+ * checked are read (p), whatever the descriptor says now. Error path only.
  */
 static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 					    const VIP_DESCRIPTOR *d,
+					    const struct vip_posted *p,
 					    uint32_t status)
 {
 	const VIP_DESCRIPTOR_SEGMENT *seg = map_desc_segs(d);
@@ -66,40 +74,66 @@ static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 	if (!(status & local))
 		return status;
 	if (!q->recv &&
-	    (d->CS.Control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
+	    (p->control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
 		first = 1; /* the address segment names remote memory */
 	status &= ~local;
-	for (i = first; i < d->CS.SegCount; i++)
+	for (i = first; i < p->nseg; i++)
 		if (!vip_segment_ok(q->vi, &seg[i].Local))
 			return status | VIP_STATUS_PROTECTION_ERROR;
 	return status | (q->recv ? VIP_STATUS_LENGTH_ERROR
 				 : VIP_STATUS_FORMAT_ERROR);
 }
 
+/* A receive reported more bytes than its posted segments hold: the
+ * completion cannot be this descriptor's. An error, as any other that
+ * breaks the connection, rather than a length no buffer holds. */
+static VIP_COLD uint32_t overlong(struct vip_queue *q, VIP_DESCRIPTOR *d,
+				  uint32_t status)
+{
+	status |= VIP_STATUS_LENGTH_ERROR;
+	vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
+	return status;
+}
+
 /* Fills in the oldest incomplete descriptor. Status goes last so that a
- * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. */
-VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
+ * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. What
+ * the post checked (q->posted) says what the descriptor is, not the
+ * descriptor, which the program or a peer may have written since. */
+VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
+			 bool recv)
 {
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
+	const struct vip_posted *p;
 	VIP_DESCRIPTOR *d;
+	uint32_t slot;
 
 	if (q->done == q->submitted)
 		return; /* nothing on the device: a stray completion */
-	d = q->ring[q->done & q->mask];
+	slot = q->done & q->mask;
+	d = q->ring[slot];
+	p = &q->posted[slot];
 	if (errors)
-		status = refine_local_error(q, d, status);
+		status = refine_local_error(q, d, p, status);
 	/* An error breaks the connection (the QP is in its error state now;
 	 * flushes are the consequence, not a cause): tell the peer, and the
 	 * error callback once the connection manager confirms. */
 	if (errors && errors != VIP_STATUS_DESC_FLUSHED_ERROR)
-		vip_vi_broken(q->vi, d, vip_error_code(d, q->recv, status));
+		vip_vi_broken(q->vi, d, vip_error_code(d, recv, status));
 	else if (errors)
 		vip_vi_flushed(q->vi);
-	if (q->recv)
+	if (recv) {
+		/* Never more than the posted segments hold (an RDMA write
+		 * with immediate data that consumed it reports 0, mapping.h). */
+		if (__builtin_expect(c->length > p->cap, 0) && !errors) {
+			status = overlong(q, d, status);
+			errors = status;
+		}
 		d->CS.Length = errors ? 0 : c->length;
+	}
 	if (c->status & VIP_STATUS_IMMEDIATE)
 		d->CS.ImmediateData = c->imm;
-	__atomic_store_n(&d->CS.Status, vip_desc_status(d, q->recv, status),
+	__atomic_store_n(&d->CS.Status,
+			 vip_status_of(p->control, recv, status),
 			 __ATOMIC_RELEASE);
 	q->done++;
 	if (q->submitted != q->tail && q->done == q->submitted)
@@ -108,19 +142,28 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c)
 
 void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 {
-	complete(q, c);
+	complete(q, c, q->recv);
 }
 
-VIP_INLINE void complete_sink(void *q, const struct map_completion *c)
+/* One sink per kind of queue: the kind is a constant in each, and what
+ * only the other kind needs folds away. */
+VIP_INLINE void complete_send_sink(void *q, const struct map_completion *c)
 {
-	complete(q, c);
+	complete(q, c, false);
 }
 
-/* A queue with a CQ of its own: poll it with q->lock held. */
-VIP_INLINE void progress_private(struct vip_queue *q)
+VIP_INLINE void complete_recv_sink(void *q, const struct map_completion *c)
 {
-	while (map_cq_poll(q->cq, MAP_POLL_BATCH, complete_sink, q) ==
-	       MAP_POLL_BATCH)
+	complete(q, c, true);
+}
+
+/* A queue with a CQ of its own: poll it with q->lock held. recv: q->recv,
+ * as a constant. */
+VIP_INLINE void progress_private(struct vip_queue *q, bool recv)
+{
+	while (map_cq_poll(q->cq, MAP_POLL_BATCH,
+			   recv ? complete_recv_sink : complete_send_sink,
+			   q) == MAP_POLL_BATCH)
 		;
 }
 
@@ -131,7 +174,10 @@ void vip_queue_progress(struct vip_queue *q)
 		return;
 	}
 	vip_spin_lock(&q->lock);
-	progress_private(q);
+	if (q->recv)
+		progress_private(q, true);
+	else
+		progress_private(q, false);
 	vip_spin_unlock(&q->lock);
 }
 
@@ -168,7 +214,8 @@ VIP_INLINE VIP_RETURN returned(bool got, VIP_DESCRIPTOR *d,
 			    VIP_DESCRIPTOR_ERROR);
 }
 
-VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
+VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out,
+				  bool recv)
 {
 	VIP_DESCRIPTOR *d = NULL;
 	bool got;
@@ -176,7 +223,7 @@ VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 	vip_spin_lock(&q->lock);
 	got = pop(q, &d);
 	if (!got && !q->vcq) {
-		progress_private(q);
+		progress_private(q, recv);
 		got = pop(q, &d);
 	}
 	vip_spin_unlock(&q->lock);
@@ -193,7 +240,7 @@ VIP_INLINE VIP_RETURN queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {
-	return queue_done(q, out);
+	return q->recv ? queue_done(q, out, true) : queue_done(q, out, false);
 }
 
 struct done_args {
@@ -249,7 +296,7 @@ VIP_RETURN VipSendDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? queue_done(&vi->sq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->sq, out, false) : ret;
 }
 
 VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
@@ -257,7 +304,7 @@ VIP_RETURN VipRecvDone(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR **out)
 	struct vip_vi *vi;
 	VIP_RETURN ret = get_vi(ViHandle, out, &vi);
 
-	return ret == VIP_SUCCESS ? queue_done(&vi->rq, out) : ret;
+	return ret == VIP_SUCCESS ? queue_done(&vi->rq, out, true) : ret;
 }
 
 VIP_RETURN VipSendWait(VIP_VI_HANDLE ViHandle, VIP_ULONG Timeout,

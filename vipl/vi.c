@@ -46,7 +46,7 @@ static int queue_cq(struct vip_vi *vi, struct vip_cq *vcq, uint32_t depth,
 static void queue_cq_release(struct vip_queue *q)
 {
 	if (q->vcq) {
-		atomic_fetch_sub(&q->vcq->users, 1);
+		vip_cq_detach(q->vcq, q);
 		return;
 	}
 	map_cq_destroy(q->cq);
@@ -96,12 +96,18 @@ static int create_queues(struct vip_vi *vi, uint32_t depth,
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
 	if (err)
 		goto err_rq;
-	if (svcq)
-		atomic_fetch_add(&svcq->users, 1);
-	if (rvcq)
-		atomic_fetch_add(&rvcq->users, 1);
+	/* A CQ grows to hold what the queues on it can have outstanding. */
+	if (svcq && (err = vip_cq_attach(svcq, &vi->sq)))
+		goto err_qp;
+	if (rvcq && (err = vip_cq_attach(rvcq, &vi->rq)))
+		goto err_attach;
 	return 0;
 
+err_attach:
+	if (svcq)
+		vip_cq_detach(svcq, &vi->sq);
+err_qp:
+	map_qp_destroy(vi->qp);
 err_rq:
 	vip_queue_fini(&vi->rq);
 err_sq:
