@@ -122,16 +122,43 @@ static void expect_tagged(VIP_VI_HANDLE vi, VIP_DESCRIPTOR **r, int n,
 	}
 }
 
-/* Posts NRECV receives of 64 bytes on e->vi, descriptors 10.. */
-static void post_receives(struct vt_end *e, VIP_DESCRIPTOR **r)
+/* Posts receives r[first..first+n) of 64 bytes on e->vi (descriptors
+ * 10.., at most 48), pause microseconds apart. */
+static VIP_RETURN post_range(struct vt_end *e, VIP_DESCRIPTOR **r, int first,
+			     int n, int pause)
 {
+	VIP_RETURN ret = VIP_SUCCESS;
 	int i;
 
-	for (i = 0; i < NRECV; i++) {
+	for (i = first; i < first + n && ret == VIP_SUCCESS; i++) {
 		r[i] = vt_desc(&e->m, 10 + i);
 		vt_fill(r[i], &e->m, vt_data(&e->m) + 64 * i, 64);
-		cr_assert_eq(VipPostRecv(e->vi, r[i], e->m.mh), VIP_SUCCESS);
+		ret = VipPostRecv(e->vi, r[i], e->m.mh);
+		if (pause)
+			usleep(pause);
 	}
+	return ret;
+}
+
+static void post_receives(struct vt_end *e, VIP_DESCRIPTOR **r)
+{
+	cr_assert_eq(post_range(e, r, 0, NRECV, 0), VIP_SUCCESS);
+}
+
+/* A thread posting receives while the test does something else. */
+struct range_poster {
+	struct vt_end *e;
+	VIP_DESCRIPTOR **r;
+	int first, n, pause;
+	VIP_RETURN ret;
+};
+
+static void *post_range_thread(void *arg)
+{
+	struct range_poster *p = arg;
+
+	p->ret = post_range(p->e, p->r, p->first, p->n, p->pause);
+	return NULL;
 }
 
 /* ---------------------------------------------- double disconnect */
@@ -307,20 +334,23 @@ static int doomed_requester(void *arg)
 #define KILL_ROUNDS 3
 
 /* A server VI with receives posted takes a request whose requester is
- * killed as it accepts; whether the accept fails or the connection it
- * made is lost at once, the VI's receives not yet flushed serve its
- * next connection. */
+ * killed as it accepts, while another thread posts more receives;
+ * whether the accept fails or the connection it made is lost at once,
+ * the VI's receives not yet flushed serve its next connection, in the
+ * order they were posted. */
 Test(reconnect, receives_posted_before_an_accept_whose_requester_died_serve_the_next_connection)
 {
 	struct peer_args a = { .disc = "rc-survivor", .local = "good",
-			       .count = NRECV, .conn = 7 };
+			       .count = NRECV * (KILL_ROUNDS + 1), .conn = 7 };
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
 	pid_t doomed[KILL_ROUNDS], good;
 	VIP_NET_ADDRESS *local, *remote = vt_addr_buf();
-	VIP_DESCRIPTOR *r[NRECV];
+	VIP_DESCRIPTOR *r[NRECV * (KILL_ROUNDS + 1)];
+	struct range_poster p;
 	VIP_CONN_HANDLE conn;
 	VIP_RETURN ret;
 	struct vt_end e;
+	pthread_t t;
 	int i, who;
 
 	for (i = 0; i < KILL_ROUNDS; i++)
@@ -338,7 +368,14 @@ Test(reconnect, receives_posted_before_an_accept_whose_requester_died_serve_the_
 		who = remote->HostAddress[remote->HostAddressLen + 6] - '0';
 		cr_assert(who >= 0 && who < KILL_ROUNDS && doomed[who]);
 		kill(doomed[who], SIGKILL);
+		p = (struct range_poster){ .e = &e, .r = r,
+					   .first = NRECV * (i + 1),
+					   .n = NRECV, .pause = 500 << i };
+		cr_assert_eq(pthread_create(&t, NULL, post_range_thread, &p),
+			     0);
 		ret = VipConnectAccept(conn, e.vi);
+		pthread_join(t, NULL);
+		cr_assert_eq(p.ret, VIP_SUCCESS);
 		vt_join(doomed[who], 10);
 		doomed[who] = 0;
 		if (ret == VIP_SUCCESS) {
@@ -351,7 +388,7 @@ Test(reconnect, receives_posted_before_an_accept_whose_requester_died_serve_the_
 		cr_assert_eq(vt_vi_state(e.vi), VIP_STATE_IDLE);
 	}
 	cr_assert_eq(vt_accept(e.nic, a.disc, e.vi), VIP_SUCCESS);
-	expect_tagged(e.vi, r, NRECV, a.conn);
+	expect_tagged(e.vi, r, a.count, a.conn);
 	cr_expect_eq(VipDisconnect(e.vi), VIP_SUCCESS);
 out:
 	for (i = 0; i < KILL_ROUNDS; i++) {
@@ -484,7 +521,7 @@ Test(reconnect, receives_posted_on_an_idle_vi_after_a_disconnect_serve_the_next_
 		cr_expect_eq(vt_join(srv[round], 60), 0, "server %d", round);
 }
 
-#define POSTED_ROUNDS 8
+#define POSTED_ROUNDS 9
 #define POSTED_RECVS 48 /* posted while the VI disconnects */
 
 /* Serves 2 * a->rounds connections on a->disc one after another: on
@@ -579,7 +616,7 @@ Test(reconnect, receives_posted_while_the_vi_disconnects_serve_the_next_connecti
 		cr_assert_eq(vt_request(e.nic, e.vi, "client", a.disc),
 			     VIP_SUCCESS, "round %d", round);
 		p = (struct recv_poster){ .e = &e, .r = r,
-					  .spin = 50 << (round % 4) };
+					  .spin = 300 << (round % 3) };
 		cr_assert_eq(pthread_create(&t, NULL, post_receives_slowly,
 					    &p), 0);
 		cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
