@@ -285,7 +285,7 @@ bool vip_vi_drop_connection(struct vip_vi *vi)
 
 	if (!mc)
 		return false;
-	map_qp_flush(vi->qp);
+	map_qp_flush(vi->qp); /* again: receives posted since the CM's */
 	map_conn_close(mc);
 	vip_vi_renew(vi, true);
 	return true;

@@ -250,12 +250,36 @@ static void flush_ring(struct vip_queue *q, uint32_t end)
 	}
 }
 
+#define FLUSH_WAIT_NS 2000000000ull
+
+/* Lets the device's flush complete what the old QP holds (as programs
+ * that read a CQ expect: each flushed descriptor there), for a while. */
+static void wait_flushed(struct vip_vi *vi)
+{
+	uint64_t deadline = vip_now_ns() + FLUSH_WAIT_NS;
+	struct vip_queue *q[2] = { &vi->sq, &vi->rq };
+	bool pending;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		for (;;) {
+			vip_spin_lock(&q[i]->lock);
+			pending = q[i]->done != q[i]->submitted;
+			vip_spin_unlock(&q[i]->lock);
+			if (!pending || vip_now_ns() >= deadline)
+				break;
+			vip_queue_progress(q[i]);
+		}
+	}
+}
+
 /*
  * A queue pair is not reused across connections: rxe's user library
  * writes a work request into the queue before the kernel refuses it (a
  * send posted as the QP left RTS), a reset leaves it there, and the next
  * connection would carry it to the next peer. So the old QP goes, once
- * its queues are paused, and what it completed is applied (it makes no
+ * its queues are paused (and, the connection over, its flush has had
+ * time to come), and what it completed is applied (it makes no
  * completion once destroyed); whatever it still held is ours to flush or
  * to post again on the new one. Only when no new QP can be had is the
  * old one reset instead. A QP that never left INIT (a request refused
@@ -273,6 +297,8 @@ void vip_vi_renew(struct vip_vi *vi, bool flush)
 	unlock_queues(vi);
 	if (flush || map_qp_left_init(old)) {
 		dropped = true;
+		if (flush)
+			wait_flushed(vi);
 		if (map_qp_create(vi->ptag->pd, vi->sq.cq, vi->rq.cq, &cfg,
 				  &qp)) {
 			map_qp_reset(old); /* drops what it held, silently */
