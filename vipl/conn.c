@@ -87,8 +87,9 @@ void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code)
 		map_conn_break(vi->conn);
 }
 
-/* Sets or takes the VI's connection: both queue locks, so that whoever
- * holds either sees it whole (internal.h). */
+/* Sets (with the VI's state: a disconnect sees both or neither) or takes
+ * the VI's connection, under both queue locks so that whoever holds
+ * either sees it whole (internal.h). */
 static struct map_conn *swap_conn(struct vip_vi *vi, struct map_conn *mc)
 {
 	struct map_conn *old;
@@ -97,7 +98,9 @@ static struct map_conn *swap_conn(struct vip_vi *vi, struct map_conn *mc)
 	vip_spin_lock(&vi->rq.lock);
 	old = vi->conn;
 	vi->conn = mc;
-	if (old && !mc) {
+	if (mc) {
+		atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	} else if (old) {
 		/* Nothing more reaches the device until the VI has a new
 		 * QP (vip_vi_renew). */
 		vip_queue_pause(&vi->sq);
@@ -111,9 +114,10 @@ static struct map_conn *swap_conn(struct vip_vi *vi, struct map_conn *mc)
 void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc)
 {
 	vi->broken = false;
-	swap_conn(vi, mc);
+	/* Lost already: the callback runs now, and the VI reports Error
+	 * (vip_vi_state) once connected. */
 	map_conn_on_lost(mc, connection_lost, vi->handle);
-	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	swap_conn(vi, mc);
 }
 
 VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
