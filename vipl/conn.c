@@ -9,7 +9,6 @@
 #include "internal.h"
 
 #define ACCEPT_TIMEOUT_MS 10000
-#define DRAIN_TIMEOUT_NS 2000000000ull
 
 void vip_info_from_vi(struct map_conn_info *info, const struct vip_vi *vi)
 {
@@ -98,12 +97,37 @@ void vip_vi_flushed(struct vip_vi *vi)
 	atomic_compare_exchange_strong(&vi->state, &expected, VIP_STATE_ERROR);
 }
 
+/* Sets (with the VI's state: a disconnect sees both or neither) or takes
+ * the VI's connection, under both queue locks so that whoever holds
+ * either sees it whole (internal.h). */
+static struct map_conn *swap_conn(struct vip_vi *vi, struct map_conn *mc)
+{
+	struct map_conn *old;
+
+	vip_spin_lock(&vi->sq.lock);
+	vip_spin_lock(&vi->rq.lock);
+	old = vi->conn;
+	vi->conn = mc;
+	if (mc) {
+		atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	} else if (old) {
+		/* Nothing more reaches the device until the VI has a new
+		 * QP (vip_vi_renew). */
+		vip_queue_pause(&vi->sq);
+		vip_queue_pause(&vi->rq);
+	}
+	vip_spin_unlock(&vi->rq.lock);
+	vip_spin_unlock(&vi->sq.lock);
+	return old;
+}
+
 void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc)
 {
 	vi->broken = false;
-	vi->conn = mc;
+	/* Lost already: the callback runs now, and the VI reports Error
+	 * (vip_vi_state) once connected. */
 	map_conn_on_lost(mc, connection_lost, vi->handle);
-	atomic_store(&vi->state, VIP_STATE_CONNECTED);
+	swap_conn(vi, mc);
 }
 
 VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
@@ -162,19 +186,23 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 	struct map_conn_info mine;
 	VIP_RETURN rc;
 	int err;
+	int expected = VIP_STATE_IDLE;
 
 	if (!c || !vi || vi->nic != c->nic)
 		return VIP_INVALID_PARAMETER;
-	if (vip_vi_state(vi) != VIP_STATE_IDLE)
+	/* One connection at a time: two accepts on one VI, or an accept and
+	 * a request, cannot both go on. */
+	if (!atomic_compare_exchange_strong(&vi->state, &expected,
+					    VIP_STATE_CONNECT_PENDING))
 		return VIP_INVALID_STATE;
 	vip_info_from_vi(&mine, vi);
 	/* The connection is refused, and the handle used up, on a mismatch:
 	 * the requester learns why from the reject. */
 	if ((rc = vip_check_peer(c->mc, &c->peer, &mine)) != VIP_SUCCESS) {
 		conn_free(c);
+		atomic_store(&vi->state, VIP_STATE_IDLE);
 		return rc;
 	}
-	atomic_store(&vi->state, VIP_STATE_CONNECT_PENDING);
 	err = map_conn_accept(c->mc, vi->qp, &mine, ACCEPT_TIMEOUT_MS);
 	if (err) {
 		map_conn_close(c->mc);
@@ -259,51 +287,27 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 	return VIP_SUCCESS;
 }
 
-/* Completes whatever the flush did not reach in time, so no descriptor is
- * left posted with no completion to come. */
-static void drain(struct vip_queue *q, uint64_t deadline)
+/*
+ * The connection is taken first (one thread gets it: two disconnects at
+ * once free nothing twice) and the queues paused with it, before the QP
+ * is touched: from then on a send is refused, never handed to a QP on
+ * its way to the next connection. The VI leaves with a new QP.
+ */
+bool vip_vi_drop_connection(struct vip_vi *vi)
 {
-	bool pending;
+	struct map_conn *mc = swap_conn(vi, NULL);
 
-	for (;;) {
-		vip_spin_lock(&q->lock);
-		pending = q->done != q->submitted;
-		vip_spin_unlock(&q->lock);
-		if (!pending || vip_now_ns() >= deadline)
-			break;
-		vip_queue_progress(q);
-	}
-	vip_spin_lock(&q->lock);
-	/* Held (fenced) ones and any the flush missed. */
-	q->submitted = q->tail;
-	while (q->done != q->tail) {
-		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
-
-		d->CS.Status = vip_desc_status(d, q->recv,
-					       VIP_STATUS_DESC_FLUSHED_ERROR);
-	}
-	vip_spin_unlock(&q->lock);
-}
-
-void vip_vi_drop_connection(struct vip_vi *vi)
-{
-	uint64_t deadline = vip_now_ns() + DRAIN_TIMEOUT_NS;
-
-	if (!vi->conn)
-		return;
-	map_qp_flush(vi->qp);
-	map_conn_close(vi->conn);
-	vi->conn = NULL;
-	drain(&vi->sq, deadline);
-	drain(&vi->rq, deadline);
-	vip_vi_reset(vi);
-	atomic_store(&vi->state, VIP_STATE_IDLE);
+	if (!mc)
+		return false;
+	map_qp_flush(vi->qp); /* again: receives posted since the CM's */
+	map_conn_close(mc);
+	vip_vi_renew(vi, true);
+	return true;
 }
 
 VIP_RETURN VipDisconnect(VIP_VI_HANDLE ViHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
-
 	bool cancelled;
 
 	if (!vi)
@@ -311,8 +315,8 @@ VIP_RETURN VipDisconnect(VIP_VI_HANDLE ViHandle)
 	/* A peer request under way is given up (it may have connected just
 	 * before: then that connection goes too). */
 	cancelled = vip_peer_reap(vi);
-	if (!vi->conn)
-		return cancelled ? VIP_SUCCESS : VIP_INVALID_STATE;
-	vip_vi_drop_connection(vi);
-	return VIP_SUCCESS;
+	if (vip_vi_drop_connection(vi))
+		return VIP_SUCCESS;
+	/* No connection, or another thread is ending it. */
+	return cancelled ? VIP_SUCCESS : VIP_INVALID_STATE;
 }

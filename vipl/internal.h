@@ -214,6 +214,10 @@ struct vip_queue {
 	bool recv;
 	uint32_t cq_unread; /* its entries not yet read from vcq (vcq->lock) */
 	struct vip_notify notify;
+	/* The VI's queue pair is being replaced or reset (vip_vi_renew):
+	 * nothing reaches the device; sends are refused, receives wait in
+	 * the ring (held) for the next queue pair. q->lock. */
+	bool paused;
 	/* The watcher's (progress.c), under nic->vis_lock: whether the
 	 * program leaves this queue unpolled (it spins on CS.Status), what
 	 * done was at the last look, and looks since it last found work. */
@@ -234,6 +238,9 @@ struct vip_vi {
 	struct vip_ptag *ptag;
 	VIP_VI_ATTRIBUTES attrs;
 	_Atomic int state; /* VIP_VI_STATE as set by this layer */
+	/* Both change only with both queue locks held (sq, then rq), so
+	 * either lock is enough to use them; a post reaches the device only
+	 * under its queue's lock, on a VI whose state allows it. */
 	struct map_qp *qp;
 	struct map_conn *conn;
 	struct vip_queue sq, rq;
@@ -400,10 +407,21 @@ static inline bool vip_segment_ok(struct vip_vi *vi,
 			    seg->Length);
 }
 
-/* Puts q's outstanding receives back on a QP that was reset. */
-void vip_queue_repost(struct vip_queue *q);
-/* After a connection attempt failed or ended: the QP back to a fresh,
- * connectable state, with the receives posted before it still posted. */
+/* Puts receives from..q->tail on the VI's (new) QP; q->lock held. */
+void vip_queue_repost(struct vip_queue *q, uint32_t from);
+/* Stops q's posts from reaching the device; q->lock held. */
+static inline void vip_queue_pause(struct vip_queue *q)
+{
+	q->paused = true;
+	q->mr_epoch = 0; /* no fast path: posts go where paused is seen */
+}
+/* After a connection ended (flush) or an attempt failed: a fresh queue
+ * pair for the next connection. What the old one completed is applied;
+ * what else was posted completes flushed (flush) or, for receives
+ * posted on a VI not connected yet, goes to the new one. flush: the VI
+ * is idle on return. */
+void vip_vi_renew(struct vip_vi *vi, bool flush);
+/* The same after a failed attempt: the receives are kept. */
 void vip_vi_reset(struct vip_vi *vi);
 
 /* Dequeues the oldest completed descriptor, polling if need be. */
@@ -447,8 +465,9 @@ void vip_wake_close(struct vip_wake *w);
 /* Last step: frees what w holds (no waiter is left). */
 void vip_wake_fini(struct vip_wake *w);
 /* Ends a connection on vi and returns it to Idle with every descriptor
- * completed (flushed if need be). */
-void vip_vi_drop_connection(struct vip_vi *vi);
+ * completed (flushed if need be). false: vi had no connection, or
+ * another thread is ending it. */
+bool vip_vi_drop_connection(struct vip_vi *vi);
 /* conn.c, shared with peer.c */
 void vip_info_from_vi(struct map_conn_info *info, const struct vip_vi *vi);
 void vip_attrs_from_info(VIP_VI_ATTRIBUTES *a,

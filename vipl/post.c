@@ -110,6 +110,8 @@ static VIP_COLD int submit_one(struct vip_queue *q, VIP_DESCRIPTOR *d,
  * q->lock held. One that the device refuses completes in error. */
 VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 {
+	if (q->paused)
+		return; /* the connection ended: vip_vi_renew flushes them */
 	while (q->submitted != q->tail) {
 		uint32_t i = q->submitted & q->mask;
 		int err;
@@ -156,6 +158,38 @@ VIP_INLINE void cache_region(struct vip_queue *q, const struct vip_mr *mr,
 	q->mr_epoch = epoch;
 }
 
+/*
+ * After a receive was posted (q->lock held). On a broken connection the
+ * descriptor must complete (flushed), but a provider may only flush its
+ * receive queue on a state change (rxe does): ask again. The connection
+ * manager marks a lost connection before its flush, so a receive that
+ * raced that flush is seen here (the VI's state changes only later).
+ * Under the lock, the connection and the QP are the VI's current ones; a
+ * paused queue's QP is on its way out. Error path only.
+ */
+VIP_INLINE void recv_flush_if_broken(struct vip_vi *vi, struct vip_queue *q)
+{
+	if (__builtin_expect(atomic_load_explicit(&vi->state,
+						  memory_order_relaxed) ==
+					     VIP_STATE_ERROR ||
+				     (vi->conn && map_conn_lost(vi->conn)),
+			     0) &&
+	    !q->paused)
+		map_qp_flush(vi->qp);
+}
+
+/* A VI's state lets a send reach the device (q->lock held): connected,
+ * or in error (the descriptor is flushed), never while its QP is being
+ * replaced. */
+VIP_INLINE bool send_allowed(const struct vip_vi *vi,
+			     const struct vip_queue *q)
+{
+	int state = atomic_load_explicit(&vi->state, memory_order_relaxed);
+
+	return (state == VIP_STATE_CONNECTED || state == VIP_STATE_ERROR) &&
+	       !q->paused;
+}
+
 /* The general path's post: s is the checked send (NULL for a receive), p
  * what its completion needs. */
 static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
@@ -168,7 +202,12 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	int err = 0;
 
 	vip_spin_lock(&q->lock);
-	cache_region(q, mr, epoch);
+	/* Checked here, under the lock the disconnect takes to change it:
+	 * a send refused is never handed to the device. */
+	if (!q->recv && !send_allowed(vi, q)) {
+		vip_spin_unlock(&q->lock);
+		return VIP_INVALID_STATE;
+	}
 	/* Programs that spin on Status (progress mode, or a queue the
 	 * watcher found unpolled) may never dequeue: make room by dropping
 	 * what they already saw complete. */
@@ -184,18 +223,24 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	slot = q->tail & q->mask;
 	q->ring[slot] = d;
 	q->posted[slot] = p;
-	/* Behind a held descriptor, or fenced itself: hold it too. */
-	if (q->submitted != q->tail || (!q->recv && fenced(q, p.control))) {
+	/* Behind a held descriptor, or fenced itself, or a receive while the
+	 * QP is replaced (it goes to the new one): hold it too. */
+	if (q->submitted != q->tail || q->paused ||
+	    (!q->recv && fenced(q, p.control))) {
 		q->tail++;
 		vip_spin_unlock(&q->lock);
 		return VIP_SUCCESS;
 	}
+	/* Not while paused: the fast path would use the cache. */
+	cache_region(q, mr, epoch);
 	err = q->recv ? map_qp_post_recv(vi->qp, d, p.nseg, q,
 					 &q->posted[slot].cap)
 		      : map_qp_post_send(vi->qp, s, q, inline_data);
 	if (!err) {
 		q->tail++;
 		q->submitted++;
+		if (q->recv)
+			recv_flush_if_broken(vi, q);
 	}
 	vip_spin_unlock(&q->lock);
 	return err ? vip_from_errno(err) : VIP_SUCCESS;
@@ -327,7 +372,6 @@ post_send_general(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 	struct vip_send_copy c;
 	const struct vip_mr *mr;
 	unsigned int nseg;
-	VIP_VI_STATE state;
 	VIP_RETURN ret;
 	bool inside = false;
 
@@ -356,10 +400,8 @@ post_send_general(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_MEM_HANDLE handle)
 			return VIP_INVALID_RDMAREAD;
 		break;
 	}
-	/* A VI in the error state takes the descriptor and flushes it. */
-	state = atomic_load_explicit(&vi->state, memory_order_relaxed);
-	if (state != VIP_STATE_CONNECTED && state != VIP_STATE_ERROR)
-		return VIP_INVALID_STATE;
+	/* A VI in the error state takes the descriptor and flushes it; the
+	 * state is checked under the queue's lock (post). */
 	return post(vi, &vi->sq, d, handle, &c.s,
 		    (struct vip_posted){ .control = c.s.control,
 					 .nseg = c.segcount,
@@ -455,41 +497,28 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		q->posted[slot].nseg = (uint16_t)nseg;
 		ret = posted(q, map_qp_post_recv(vi->qp, d, nseg, q,
 						 &q->posted[slot].cap));
+		if (ret == VIP_SUCCESS)
+			recv_flush_if_broken(vi, q);
 		vip_spin_unlock(&q->lock);
-	} else {
-		vip_spin_unlock(&q->lock);
-		ret = post_recv_general(vi, d, MemoryHandle);
+		return ret;
 	}
-	/* On a broken connection the descriptor must complete (flushed), but
-	 * a provider may only flush its receive queue on a state change (rxe
-	 * does): ask again. The connection manager marks a lost connection
-	 * before its flush, so a receive that raced that flush is seen here
-	 * (the VI's state changes only later). Error path only. */
-	if (ret == VIP_SUCCESS &&
-	    (atomic_load_explicit(&vi->state, memory_order_relaxed) ==
-		     VIP_STATE_ERROR ||
-	     (vi->conn && map_conn_lost(vi->conn))))
-		map_qp_flush(vi->qp);
-	return ret;
+	vip_spin_unlock(&q->lock);
+	return post_recv_general(vi, d, MemoryHandle);
 }
 
 
-/* After a reset of its QP (which drops posted work requests without a
- * completion), the receives still outstanding go back to the device in
- * their order, as many segments each as were checked when it was posted.
- * One the device refuses stays posted in our ring only; the next drain
- * completes it flushed. */
-void vip_queue_repost(struct vip_queue *q)
+/* After the VI's QP was replaced or reset (which drops posted work
+ * requests without a completion), receives from..tail go to the device
+ * in their order, as many segments each as were checked when it was
+ * posted; q->lock held. One the device refuses, and those after it, stay
+ * held in our ring; the next disconnect completes them flushed. */
+void vip_queue_repost(struct vip_queue *q, uint32_t from)
 {
-	uint32_t i;
+	for (q->submitted = from; q->submitted != q->tail; q->submitted++) {
+		struct vip_posted *p = &q->posted[q->submitted & q->mask];
 
-	vip_spin_lock(&q->lock);
-	for (i = q->done; i != q->submitted; i++) {
-		struct vip_posted *p = &q->posted[i & q->mask];
-
-		if (map_qp_post_recv(q->vi->qp, q->ring[i & q->mask], p->nseg,
-				     q, &p->cap))
+		if (map_qp_post_recv(q->vi->qp, q->ring[q->submitted & q->mask],
+				     p->nseg, q, &p->cap))
 			break;
 	}
-	vip_spin_unlock(&q->lock);
 }

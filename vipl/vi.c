@@ -228,22 +228,122 @@ VIP_RETURN VipDestroyVi(VIP_VI_HANDLE ViHandle)
 VIP_VI_STATE vip_vi_state(struct vip_vi *vi)
 {
 	VIP_VI_STATE s = atomic_load(&vi->state);
+	bool lost = false;
 
-	/* The connection manager notices a lost peer; report it here. */
-	if (s == VIP_STATE_CONNECTED && vi->conn && map_conn_lost(vi->conn))
-		return VIP_STATE_ERROR;
-	return s;
+	/* The connection manager notices a lost peer; report it here. The
+	 * queue lock keeps the connection from being freed meanwhile. */
+	if (s == VIP_STATE_CONNECTED) {
+		vip_spin_lock(&vi->rq.lock);
+		lost = vi->conn && map_conn_lost(vi->conn);
+		vip_spin_unlock(&vi->rq.lock);
+	}
+	return lost ? VIP_STATE_ERROR : s;
+}
+
+static void lock_queues(struct vip_vi *vi)
+{
+	vip_spin_lock(&vi->sq.lock);
+	vip_spin_lock(&vi->rq.lock);
+}
+
+static void unlock_queues(struct vip_vi *vi)
+{
+	vip_spin_unlock(&vi->rq.lock);
+	vip_spin_unlock(&vi->sq.lock);
+}
+
+/* Completes q's descriptors from done to end as flushed; q->lock held. */
+static void flush_ring(struct vip_queue *q, uint32_t end)
+{
+	while (q->done != end) {
+		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
+
+		d->CS.Status = vip_desc_status(d, q->recv,
+					       VIP_STATUS_DESC_FLUSHED_ERROR);
+	}
+}
+
+#define FLUSH_WAIT_NS 2000000000ull
+
+/* Lets the device's flush complete what the old QP holds (as programs
+ * that read a CQ expect: each flushed descriptor there), for a while. */
+static void wait_flushed(struct vip_vi *vi)
+{
+	uint64_t deadline = vip_now_ns() + FLUSH_WAIT_NS;
+	struct vip_queue *q[2] = { &vi->sq, &vi->rq };
+	bool pending;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		for (;;) {
+			vip_spin_lock(&q[i]->lock);
+			pending = q[i]->done != q[i]->submitted;
+			vip_spin_unlock(&q[i]->lock);
+			if (!pending || vip_now_ns() >= deadline)
+				break;
+			vip_queue_progress(q[i]);
+		}
+	}
+}
+
+/*
+ * A queue pair is not reused across connections: rxe's user library
+ * writes a work request into the queue before the kernel refuses it (a
+ * send posted as the QP left RTS), a reset leaves it there, and the next
+ * connection would carry it to the next peer. So the old QP goes, once
+ * its queues are paused (and, the connection over, its flush has had
+ * time to come), and what it completed is applied (it makes no
+ * completion once destroyed); whatever it still held is ours to flush or
+ * to post again on the new one. Only when no new QP can be had is the
+ * old one reset instead. A QP that never left INIT (a request refused
+ * before it was touched) is kept as it is.
+ */
+void vip_vi_renew(struct vip_vi *vi, bool flush)
+{
+	struct map_qp_cfg cfg = qp_cfg(vi, &vi->attrs);
+	struct map_qp *old = vi->qp, *qp;
+	bool dropped = false; /* the device holds none of our receives */
+
+	lock_queues(vi);
+	vip_queue_pause(&vi->sq);
+	vip_queue_pause(&vi->rq);
+	unlock_queues(vi);
+	if (flush || map_qp_left_init(old)) {
+		dropped = true;
+		if (flush)
+			wait_flushed(vi);
+		if (map_qp_create(vi->ptag->pd, vi->sq.cq, vi->rq.cq, &cfg,
+				  &qp)) {
+			map_qp_reset(old); /* drops what it held, silently */
+		} else {
+			lock_queues(vi);
+			vi->qp = qp;
+			vi->max_inline = map_qp_max_inline(qp);
+			unlock_queues(vi);
+			map_qp_destroy(old);
+		}
+		vip_queue_progress(&vi->sq);
+		vip_queue_progress(&vi->rq);
+	}
+	lock_queues(vi);
+	/* No send outlives its connection: those left are flushed. */
+	flush_ring(&vi->sq, vi->sq.tail);
+	vi->sq.submitted = vi->sq.tail;
+	if (flush)
+		flush_ring(&vi->rq, vi->rq.submitted);
+	/* Receives the old QP still held (or, flushed, those posted while
+	 * it went) belong to the next connection. */
+	vip_queue_repost(&vi->rq, dropped ? vi->rq.done : vi->rq.submitted);
+	if (flush)
+		atomic_store(&vi->state, VIP_STATE_IDLE);
+	vi->sq.paused = false;
+	vi->rq.paused = false;
+	unlock_queues(vi);
 }
 
 void vip_vi_reset(struct vip_vi *vi)
 {
-	bool dropped = map_qp_left_init(vi->qp);
-
-	/* A VI is idle here, so only receives can be posted (VipPostSend
-	 * needs a connection); VIA programs post them before connecting and
-	 * keep them across failed attempts. */
-	if (!map_qp_reset(vi->qp) && dropped)
-		vip_queue_repost(&vi->rq);
+	vip_vi_renew(vi, false);
 }
 
 static bool queue_empty(struct vip_queue *q)
