@@ -1625,8 +1625,8 @@ static void op_cq(void)
 				  VIP_INVALID_PARAMETER, what);
 			break;
 		default:
-			check_bad("VipCreateCQ",
-				  VipCreateCQ(bad_handle(K_NIC, &what), 16, &h),
+			h = bad_handle(K_NIC, &what);
+			check_bad("VipCreateCQ", VipCreateCQ(h, 16, &h),
 				  VIP_INVALID_PARAMETER, what);
 			break;
 		}
@@ -1705,19 +1705,21 @@ static void op_mem(void)
 				  VipDeregisterMem(n->h, n->arena, bad_mh(k)),
 				  VIP_INVALID_PARAMETER, "memory");
 			break;
-		case 2:
+		case 2: {
+			VIP_NIC_HANDLE bad = bad_handle(K_NIC, &what);
+
 			check_bad("VipQueryMem",
-				  VipQueryMem(bad_handle(K_NIC, &what),
-					      n->arena, n->mh, &ma),
+				  VipQueryMem(bad, n->arena, n->mh, &ma),
 				  VIP_INVALID_PARAMETER, what);
 			break;
+		}
 		default:
 		{
+			VIP_NIC_HANDLE bad = bad_handle(K_NIC, &what);
 			VIP_MEM_HANDLE mh;
 
 			check_bad("VipRegisterMem",
-				  VipRegisterMem(bad_handle(K_NIC, &what),
-						 n->arena, 64, NULL, &mh),
+				  VipRegisterMem(bad, n->arena, 64, NULL, &mh),
 				  VIP_INVALID_PARAMETER, what);
 		}
 			break;
