@@ -2121,9 +2121,19 @@ static void op_destroy(void)
 	op_destroy_vi(v);
 }
 
+/* Data mostly where it can flow: a connected VI. */
 static void op_data_any(void)
 {
-	int v = live_vi();
+	int v = live_vi(), i;
+
+	for (i = 0; i < NVI && chance(80); i++) {
+		int j = (v + i) % NVI;
+
+		if (v >= 0 && vis[j].h && vis[j].peer >= 0) {
+			v = j;
+			break;
+		}
+	}
 
 	if (v >= 0)
 		op_data(v);
