@@ -1255,6 +1255,23 @@ static void connect_fail(int a)
 	free(remote);
 }
 
+/* After a disconnect: every send it held must come back (flushed). */
+static void drain_sends(int v)
+{
+	int tries;
+
+	for (tries = 0; tries < 20 && vis[v].n[0]; tries++) {
+		VIP_DESCRIPTOR *d = (VIP_DESCRIPTOR *)0x1;
+		VIP_RETURN r = VipSendWait(vis[v].h, 100, &d);
+
+		dequeued("VipSendWait", vis[v].h, false, r, d,
+			 in_order_ok(vis[v].h, false));
+	}
+	if (vis[v].n[0] && !vis[v].notify_armed && actor.kind == A_NONE)
+		fz_fail("%d sends posted with VIP_SUCCESS never came back "
+			"after VipDisconnect", vis[v].n[0]);
+}
+
 static void disconnect(int v)
 {
 	VIP_RETURN r;
@@ -1286,6 +1303,8 @@ static void disconnect(int v)
 		vis[v].peer = -1;
 		vis[v].peer_pending = false;
 		pthread_mutex_unlock(&model);
+		if (chance(50))
+			drain_sends(v);
 	}
 }
 
@@ -1401,6 +1420,25 @@ static void ping(int a)
 
 	if (b < 0)
 		return;
+	if (point(3) && chance(25) && !vis[b].n[1]) {
+		/* Point 3: a receive rewritten while posted (SegCount 65535,
+		 * segments to the end of the region), then a message larger
+		 * than it held. */
+		int ri;
+		VIP_DESCRIPTOR *d;
+
+		if (post(b, true, false, true, 64, &ri) != VIP_SUCCESS || ri < 0)
+			return;
+		d = slot_desc(vis[b].nic, ri);
+		d->CS.SegCount = 65535;
+		for (i = 0; i < 16; i++) {
+			vt_seg(d, i)->Data.Address = nics[vis[b].nic].arena;
+			vt_seg(d, i)->Length = ARENA_LEN;
+		}
+		vi_taint(b);
+		transfer(a, b, PING_MAX, false);
+		return;
+	}
 	for (i = 0; i < vis[b].n[1]; i++) {
 		const struct slot *s = &nics[vis[b].nic].slot[vis[b].q[1][i]];
 
@@ -1973,7 +2011,7 @@ static void op_close_nic(int k)
 static void op_data(int v)
 {
 	struct vi *x = &vis[v];
-	bool hostile = chance(25);
+	bool hostile = chance(15);
 
 	switch (rn(9)) {
 	case 7:
@@ -1986,7 +2024,11 @@ static void op_data(int v)
 		break;
 	case 2:
 	case 3:
-		if (x->peer >= 0 || chance(20))
+		/* A send with no receive at the peer breaks the connection:
+		 * now and then only, else the pair would never last. */
+		if (x->peer >= 0 && !vis[x->peer].n[1] && chance(80))
+			ping(v);
+		else if (x->peer >= 0 || chance(20))
 			post(v, false, hostile, false, rn(PING_MAX * 2), NULL);
 		break;
 	case 4: { /* RDMA write or read into the peer's receive area */
@@ -2075,10 +2117,18 @@ static void op_connect(void)
 		if (vt_vi_state(vis[a].h) != VIP_STATE_IDLE ||
 		    vt_vi_state(vis[b].h) != VIP_STATE_IDLE)
 			return;
+		/* Receives posted before the connection are its own
+		 * (point 7 is about those of a VI that was used before). */
+		if (chance(50))
+			post(a, true, false, true, PING_MAX, NULL);
+		if (chance(50))
+			post(b, true, false, true, PING_MAX, NULL);
 		if (chance(50))
 			connect_cs(a, b, true);
 		else
 			connect_peer(a, b);
+		if (vis[a].peer == b && chance(70))
+			ping(chance(50) ? a : b);
 		return;
 	case 3:
 		if (vis[a].peer >= 0 || vis[a].peer_pending ||
