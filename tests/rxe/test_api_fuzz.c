@@ -360,6 +360,8 @@ static atomic_int error_calls;
 /* What a seed did, to see that it reached the paths it should. */
 static struct {
 	int connected, strict_pings, messages, hostile_queued, refused;
+	int special[10]; /* the hostile operations of point n that ran */
+	int failed_connects, reconnects_with_recvs;
 } stats;
 
 static void add_stale(void *h)
@@ -745,6 +747,7 @@ static void vi_handler(VIP_PVOID ctx, VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
 			 false);
 	if ((uintptr_t)ctx & 2) {
 		/* Point 4: end the connection from its last callback. */
+		stats.special[4]++;
 		VipDisconnect(vi);
 		VipDestroyVi(vi);
 	}
@@ -1024,6 +1027,7 @@ static int post(int v, bool recv, bool hostile, bool plain, uint32_t len,
 	pthread_mutex_unlock(&model);
 	if (!recv && point(3) && chance(10) && actor.kind == A_NONE) {
 		/* Point 3: SegCount flips while the post reads it. */
+		stats.special[3]++;
 		actor.flip = d;
 		actor_start(A_FLIP, NULL, -1, -1);
 		r = VipPostSend(x->h, d, mh);
@@ -1136,6 +1140,9 @@ static void note_connected(int a, int b)
 	vis[a].tainted = vis[b].tainted = false;
 	vis[a].recvs_at_connect = vis[a].n[1] > 0;
 	vis[b].recvs_at_connect = vis[b].n[1] > 0;
+	if ((vis[a].reused && vis[a].recvs_at_connect) ||
+	    (vis[b].reused && vis[b].recvs_at_connect))
+		stats.reconnects_with_recvs++;
 	pthread_mutex_unlock(&model);
 }
 
@@ -1172,13 +1179,13 @@ static void connect_cs(int a, int b, bool may_reject)
 	last_request = r;
 	free(remote);
 	free(local);
-	vis[a].reused = vis[b].reused = true;
 	if (r == VIP_SUCCESS && acc.accept == VIP_SUCCESS)
 		note_connected(a, b);
 	else if (r == VIP_SUCCESS || acc.accept == VIP_SUCCESS)
 		/* One end thinks it is connected: its peer's end was torn
 		 * down (a timeout on the way); let the teardown sort it. */
 		vi_taint(a), vi_taint(b);
+	vis[a].reused = vis[b].reused = true;
 	if (acc.reject && acc.wait == VIP_SUCCESS && r != VIP_REJECT &&
 	    r != VIP_TIMEOUT)
 		fz_fail("a rejected request returned %d", r);
@@ -1210,16 +1217,16 @@ static void connect_peer(int a, int b)
 	}
 	free(la);
 	free(rb);
-	vis[a].reused = true;
 	if (r1 == VIP_SUCCESS)
 		vis[a].peer_pending = true;
-	if (!alone) {
-		vis[b].reused = true;
-		if (r2 == VIP_SUCCESS)
-			vis[b].peer_pending = true;
-	}
-	if (alone && point(6) && chance(50))
+	if (!alone && r2 == VIP_SUCCESS)
+		vis[b].peer_pending = true;
+	if (alone)
+		vis[a].reused = true;
+	if (alone && point(6) && chance(50)) {
+		stats.special[6]++;
 		return; /* left for a destroy to find (point 6) */
+	}
 	if (r1 == VIP_SUCCESS) {
 		if (chance(30))
 			check_doc("VipConnectPeerDone",
@@ -1237,14 +1244,22 @@ static void connect_peer(int a, int b)
 		note_connected(a, b);
 	else if (w1 == VIP_SUCCESS || w2 == VIP_SUCCESS)
 		vi_taint(a), vi_taint(b);
+	vis[a].reused = true;
+	if (!alone)
+		vis[b].reused = true;
 }
 
-/* A request nobody answers (point 7 follows such attempts). */
+/* A request nobody answers, or to a host that is not there (point 7
+ * follows such attempts). */
 static void connect_fail(int a)
 {
 	VIP_NET_ADDRESS *remote = vt_addr(nics[vis[a].nic].h, "fz-nobody");
 	VIP_VI_ATTRIBUTES ra;
 	VIP_RETURN r;
+
+	stats.failed_connects++;
+	if (chance(50) && remote->HostAddressLen == 4)
+		remote->HostAddress[3] = (VIP_UINT8)(100 + rn(100));
 
 	r = check_doc("VipConnectRequest",
 		      VipConnectRequest(vis[a].h, NULL, remote, 50 + rn(300),
@@ -1278,6 +1293,7 @@ static void disconnect(int v)
 
 	if (point(2) && chance(30) && actor.kind == A_NONE) {
 		/* Point 2: two threads disconnect it at once. */
+		stats.special[2]++;
 		actor_start(A_DISCONNECT, vis[v].h, v, -1);
 		r = check_doc("VipDisconnect", VipDisconnect(vis[v].h));
 		actor_join();
@@ -1286,6 +1302,7 @@ static void disconnect(int v)
 		 * thread posts, the actor disconnects. */
 		int i;
 
+		stats.special[8]++;
 		actor_start(A_DISCONNECT, vis[v].h, v, -1);
 		for (i = 0; i < 6; i++)
 			post(v, false, false, false, rn(64), NULL);
@@ -1436,6 +1453,7 @@ static void ping(int a)
 			vt_seg(d, i)->Length = ARENA_LEN;
 		}
 		vi_taint(b);
+		stats.special[3]++;
 		transfer(a, b, PING_MAX, false);
 		return;
 	}
@@ -1564,6 +1582,8 @@ static void op_destroy_vi(int v)
 		vis[v].peer_pending = false;
 	}
 	actor_spare_vi(v);
+	if (actor.kind != A_NONE && actor.vi == v)
+		stats.special[1]++;
 	r = check_doc("VipDestroyVi", VipDestroyVi(vis[v].h));
 	if (r == VIP_SUCCESS)
 		forget_vi(v);
@@ -2461,12 +2481,17 @@ out:
 	}
 	atomic_store(&fz.done, true);
 	pthread_join(dog, NULL);
-	fprintf(stderr, "api_fuzz: seed %llu: %d steps, %d connections, %d "
-		"messages (%d checked), %d hostile descriptors queued, %d "
-		"refused, %d error callbacks, %s\n",
+	fprintf(stderr, "api_fuzz: seed %llu: %d steps, %d connections (%d "
+		"failed attempts, %d reconnects with receives), %d messages "
+		"(%d checked), %d hostile descriptors queued, %d refused, "
+		"point ops 1:%d 2:%d 3:%d 4:%d 6:%d 8:%d, %d error callbacks, "
+		"%s\n",
 		(unsigned long long)seed, atomic_load(&fz.step),
-		stats.connected, stats.messages, stats.strict_pings,
-		stats.hostile_queued, stats.refused, atomic_load(&error_calls),
+		stats.connected, stats.failed_connects,
+		stats.reconnects_with_recvs, stats.messages, stats.strict_pings,
+		stats.hostile_queued, stats.refused, stats.special[1],
+		stats.special[2], stats.special[3], stats.special[4],
+		stats.special[6], stats.special[8], atomic_load(&error_calls),
 		atomic_load(&fz.failed) ? "FAILED" : "passed");
 	return !atomic_load(&fz.failed);
 }
