@@ -61,16 +61,19 @@
  *      it can hit a CI seed by chance until point 2 is fixed.
  *   3  posted receives rewritten (SegCount 65535, segments over the whole
  *      region) before a larger message; SegCount flipped while
- *      VipPostSend reads it. Nothing found in 20 seeds.
+ *      VipPostSend reads it. Ran in 4 seeds, found nothing yet.
  *   4  a VipRecvNotify handler that disconnects and destroys its own VI:
  *      heap-use-after-free in mark_finished (vipl/notify.c).
  *   6  VipConnectPeerRequest that fails, then VipDestroyVi without a wait.
  *      Only exercised: VipCloseNic reaps what leaked, so the leak check
  *      at exit cannot see it.
  *   7  strict messages on VIs that connected before or failed an attempt
- *      with receives posted. Nothing found in 20 seeds.
+ *      with receives posted: seed 5 (VIPL_FUZZ_POINTS=7), a clean message
+ *      into a receive posted before the VI's reconnection completed
+ *      flushed (Status 0x10021, Length 0).
  *   8  sends posted by the main thread while a second one disconnects;
- *      after a disconnect every send must come back. Nothing found.
+ *      after a disconnect every send must come back. Rarely reached
+ *      (once or twice a seed); found nothing yet.
  *   9  CQs of 1-4 entries. Only exercised: no invariant counts CQ entries.
  * Point 5 (a receive longer than its segments) is always checked.
  */
