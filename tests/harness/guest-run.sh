@@ -157,7 +157,7 @@ setup_rxe() {
             ip -6 addr add "$RXE_ADDR6/64" dev "$RXE_ON" nodad ||
                 fail "cannot add $RXE_ADDR6 to $RXE_ON"
         fi
-    fi"
+    fi
 }
 
 run_job() {

@@ -30,9 +30,9 @@
  *   VIPL_FUZZ_POINTS=1,3 or "all": also the hostile operations below
  *   VIPL_FUZZ_VERBOSE=1  one line per step on stderr
  *
- * Operations that crash or fail on defects of issue 15 not fixed yet are
- * off in the seeds CI runs; each is named by the point it waits on. Turn
- * one on here (or with VIPL_FUZZ_POINTS) once its fix is merged.
+ * Each hostile operation is named by the issue 15 point it found (or was
+ * written for); all are on since those fixes landed. One turned off here
+ * can still be asked for with VIPL_FUZZ_POINTS.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -48,8 +48,8 @@
 
 /*
  * Issue 15 points whose hostile operations are on by default (1: on).
- * What each found on the code of 2026-12-02 (ASan build; seeds of the
- * fuzz/replay test, in the note of the branch that added this file):
+ * What each found before its fix (ASan build; seeds of the fuzz/replay
+ * test, in the note of the branch that added this file):
  *   1  a waiter (VipRecvWait, VipSendWait, VipCQWait on a second thread,
  *      timeout 20-220 ms) while VipDestroyVi, VipDestroyCQ or VipCloseNic
  *      frees what it waits on: heap-use-after-free in take_event
@@ -77,14 +77,14 @@
  *   9  CQs of 1-4 entries. Only exercised: no invariant counts CQ entries.
  * Point 5 (a receive longer than its segments) is always checked.
  */
-#define FZ_P1_DESTROY_UNDER_WAITER 0
-#define FZ_P2_DOUBLE_DISCONNECT 0
-#define FZ_P3_SCRIBBLE_POSTED 0
-#define FZ_P4_NOTIFY_TEARDOWN 0
-#define FZ_P6_ABANDON_PEER_REQUEST 0
-#define FZ_P7_STRICT_RECONNECT 0
-#define FZ_P8_POST_VS_DISCONNECT 0
-#define FZ_P9_SMALL_CQ 0
+#define FZ_P1_DESTROY_UNDER_WAITER 1
+#define FZ_P2_DOUBLE_DISCONNECT 1
+#define FZ_P3_SCRIBBLE_POSTED 1
+#define FZ_P4_NOTIFY_TEARDOWN 1
+#define FZ_P6_ABANDON_PEER_REQUEST 1
+#define FZ_P7_STRICT_RECONNECT 1
+#define FZ_P8_POST_VS_DISCONNECT 1
+#define FZ_P9_SMALL_CQ 1
 
 TestSuite(fuzz, .timeout = 150);
 
