@@ -162,6 +162,7 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
 		struct map_completion c = {
 			.cookie = (void *)(uintptr_t)wc[i].wr_id,
 			.length = wc[i].byte_len,
+			.qp_num = wc[i].qp_num,
 		};
 
 		if (wc[i].status != IBV_WC_SUCCESS) {

@@ -155,6 +155,7 @@ struct map_completion {
 	uint32_t status;
 	uint32_t length;
 	uint32_t imm;
+	uint32_t qp_num; /* the QP it came from */
 };
 
 int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out);
@@ -193,6 +194,7 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 int map_qp_destroy(struct map_qp *qp);
 /* Largest send the device copies into the work request itself. */
 uint32_t map_qp_max_inline(const struct map_qp *qp);
+uint32_t map_qp_num(const struct map_qp *qp);
 
 /*
  * A send as the VIPL layer checked it. A descriptor is the program's memory,

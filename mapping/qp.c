@@ -216,6 +216,11 @@ int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id)
 	return ibv_modify_qp(qp->qp, &attr, mask);
 }
 
+uint32_t map_qp_num(const struct map_qp *qp)
+{
+	return qp->qp->qp_num;
+}
+
 uint32_t map_qp_max_inline(const struct map_qp *qp)
 {
 	return qp->max_inline;

@@ -113,11 +113,13 @@ VIP_INLINE void entry_sink(void *arg, const struct map_completion *c)
 {
 	struct vip_cq *cq = arg;
 	struct vip_queue *q = c->cookie;
+	bool applied;
 
 	vip_spin_lock(&q->lock);
-	vip_queue_complete(q, c);
+	applied = vip_queue_complete(q, c);
 	vip_spin_unlock(&q->lock);
-	push_entry(cq, q);
+	if (applied)
+		push_entry(cq, q);
 }
 
 /* Caller holds cq->lock. */

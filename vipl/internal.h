@@ -230,6 +230,9 @@ struct vip_queue {
 	 * regions, so a post usually needs no table lookup. */
 	uint32_t mr_key, mr_epoch;
 	const uint8_t *mr_start, *mr_end;
+	/* The VI's QP's number (q->lock): completions of a QP the VI had
+	 * before (vip_vi_renew) belong to no descriptor posted since. */
+	uint32_t qp_num;
 };
 
 struct vip_vi {
@@ -237,7 +240,8 @@ struct vip_vi {
 	struct vip_nic *nic;
 	struct vip_ptag *ptag;
 	VIP_VI_ATTRIBUTES attrs;
-	_Atomic int state; /* VIP_VI_STATE as set by this layer */
+	_Atomic int state; /* VIP_VI_STATE as set by this layer, or: */
+#define VIP_STATE_DESTROYING (-1) /* VipDestroyVi has taken it */
 	/* Both change only with both queue locks held (sq, then rq), so
 	 * either lock is enough to use them; a post reaches the device only
 	 * under its queue's lock, on a VI whose state allows it. */
@@ -381,8 +385,8 @@ void vip_queue_fini(struct vip_queue *q);
 /* Polls the queue's CQ and applies what completed (lock not held). */
 void vip_queue_progress(struct vip_queue *q);
 /* Writes one completion into q's oldest incomplete descriptor (q->lock
- * held). */
-void vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
+ * held); false if it belonged to none (a stray, or its QP is gone). */
+bool vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
 
 /* post.c: hands held (fenced) descriptors to the device once their fence
  * has cleared (q->lock held). */
@@ -485,5 +489,12 @@ void vip_vi_broken(struct vip_vi *vi, VIP_DESCRIPTOR *d, VIP_ERROR_CODE code);
 /* A descriptor completed flushed: a connected vi is in Error now. */
 VIP_COLD void vip_vi_flushed(struct vip_vi *vi);
 void vip_vi_destroy(struct vip_vi *vi);
+
+/* After vi->qp was set (both queue locks held, or the VI not in use
+ * yet): what its queues' completions are checked against. */
+static inline void vip_vi_qp_changed(struct vip_vi *vi)
+{
+	vi->sq.qp_num = vi->rq.qp_num = map_qp_num(vi->qp);
+}
 
 #endif

@@ -125,6 +125,7 @@ VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 				.status = err == HELD_CHANGED
 						  ? VIP_STATUS_FORMAT_ERROR
 						  : VIP_STATUS_TRANSPORT_ERROR,
+				.qp_num = q->qp_num,
 			};
 
 			vip_queue_complete(q, &c);

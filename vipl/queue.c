@@ -99,7 +99,7 @@ static VIP_COLD uint32_t overlong(struct vip_queue *q, VIP_DESCRIPTOR *d,
  * program spinning on VIP_STATUS_DONE sees Length and ImmediateData. What
  * the post checked (q->posted) says what the descriptor is, not the
  * descriptor, which the program or a peer may have written since. */
-VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
+VIP_INLINE bool complete(struct vip_queue *q, const struct map_completion *c,
 			 bool recv)
 {
 	uint32_t status = c->status, errors = status & VIP_STATUS_ERROR_MASK;
@@ -108,7 +108,12 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
 	uint32_t slot;
 
 	if (q->done == q->submitted)
-		return; /* nothing on the device: a stray completion */
+		return false; /* nothing on the device: a stray completion */
+	/* A completion of the QP this VI had before (vip_vi_renew replaced
+	 * it, and completed what it held itself) belongs to none of the
+	 * descriptors posted since. */
+	if (__builtin_expect(c->qp_num != q->qp_num, 0))
+		return false;
 	slot = q->done & q->mask;
 	d = q->ring[slot];
 	p = &q->posted[slot];
@@ -138,11 +143,12 @@ VIP_INLINE void complete(struct vip_queue *q, const struct map_completion *c,
 	q->done++;
 	if (q->submitted != q->tail && q->done == q->submitted)
 		vip_queue_submit_held(q);
+	return true;
 }
 
-void vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
+bool vip_queue_complete(struct vip_queue *q, const struct map_completion *c)
 {
-	complete(q, c, q->recv);
+	return complete(q, c, q->recv);
 }
 
 /* One sink per kind of queue: the kind is a constant in each, and what

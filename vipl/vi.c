@@ -96,6 +96,7 @@ static int create_queues(struct vip_vi *vi, uint32_t depth,
 	err = map_qp_create(vi->ptag->pd, scq, rcq, &cfg, &vi->qp);
 	if (err)
 		goto err_rq;
+	vip_vi_qp_changed(vi);
 	/* A CQ grows to hold what the queues on it can have outstanding. */
 	if (svcq && (err = vip_cq_attach(svcq, &vi->sq)))
 		goto err_qp;
@@ -216,10 +217,14 @@ void vip_vi_destroy(struct vip_vi *vi)
 VIP_RETURN VipDestroyVi(VIP_VI_HANDLE ViHandle)
 {
 	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	int expected = VIP_STATE_IDLE;
 
 	if (!vi)
 		return VIP_INVALID_PARAMETER;
-	if (vip_vi_state(vi) != VIP_STATE_IDLE)
+	/* Taken from Idle in one step: a connect another thread starts on
+	 * it now finds it no longer Idle, and two destroys cannot both run. */
+	if (!atomic_compare_exchange_strong(&vi->state, &expected,
+					    VIP_STATE_DESTROYING))
 		return VIP_INVALID_STATE;
 	vip_vi_destroy(vi);
 	return VIP_SUCCESS;
@@ -318,6 +323,7 @@ void vip_vi_renew(struct vip_vi *vi, bool flush)
 		} else {
 			lock_queues(vi);
 			vi->qp = qp;
+			vip_vi_qp_changed(vi);
 			vi->max_inline = map_qp_max_inline(qp);
 			unlock_queues(vi);
 			map_qp_destroy(old);
@@ -402,6 +408,7 @@ static VIP_RETURN rebuild_qp(struct vip_vi *vi, struct vip_ptag *ptag,
 		return vip_from_errno(err);
 	map_qp_destroy(vi->qp);
 	vi->qp = qp;
+	vip_vi_qp_changed(vi);
 	vi->max_inline = map_qp_max_inline(qp);
 	atomic_fetch_sub(&vi->ptag->users, 1);
 	atomic_fetch_add(&ptag->users, 1);

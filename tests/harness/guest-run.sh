@@ -154,6 +154,7 @@ setup_rxe() {
         if [[ ${RXE_TYPE:-rxe} == rxe ]]; then
             err=$(rxe_add_ipv6 "$RXE_ON" "$RXE_ADDR6" "$RXE_DEV" 30 2>&1) || fail "$err"
         else
+            echo 1 >"/proc/sys/net/ipv6/conf/$RXE_ON/keep_addr_on_down" 2>/dev/null
             ip -6 addr add "$RXE_ADDR6/64" dev "$RXE_ON" nodad ||
                 fail "cannot add $RXE_ADDR6 to $RXE_ON"
         fi

@@ -89,6 +89,9 @@ rxe_teardown() {
 # (RoCE only: rxe makes a GID of every address on its netdev).
 rxe_add_ipv6() { # netdev addr6 dev seconds
     local nd=$1 addr6=$2 dev=$3 seconds=$4 want gid i deadline
+    # Kept when the link goes down and up (the device tests do that):
+    # Linux drops IPv6 addresses on link down by default.
+    echo 1 >"/proc/sys/net/ipv6/conf/$nd/keep_addr_on_down" 2>/dev/null || true
     ip -6 addr add "$addr6/64" dev "$nd" nodad ||
         { echo "cannot add $addr6 to $nd" >&2; return 1; }
     want=$(rxe_gid6 "$addr6")

@@ -99,15 +99,23 @@ Test(settings, values_that_are_none_are_refused)
 		{ "VIPL_GID_INDEX", "9999" }, { "VIPL_IP_VERSION", "5" },
 		{ "VIPL_IFACE", "no/such" }, { "VIPL_IFACE", "vipl_none0" },
 	};
+	char *dev = strdup(getenv("VIPL_DEVICE"));
 	VIP_NIC_HANDLE nic;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		clear_settings();
+		/* VIPL_DEVICE, which the harness sets, would win over
+		 * VIPL_IFACE. */
+		unsetenv("VIPL_DEVICE");
+		if (strcmp(bad[i][0], "VIPL_IFACE"))
+			setenv("VIPL_DEVICE", dev, 1);
 		setenv(bad[i][0], bad[i][1], 1);
 		cr_expect_eq(VipOpenNic(NULL, &nic), VIP_INVALID_PARAMETER,
 			     "%s=%s", bad[i][0], bad[i][1]);
 	}
+	setenv("VIPL_DEVICE", dev, 1);
+	free(dev);
 }
 
 Test(settings, the_interface_picks_its_device)
