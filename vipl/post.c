@@ -120,6 +120,13 @@ VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 			return;
 		q->submitted++;
 		err = submit_one(q, q->ring[i], &q->posted[i]);
+		if (err && q->done != q->submitted - 1) {
+			/* Its error is its own completion, in its turn: once
+			 * those before it on the device complete (complete()
+			 * calls us again then). */
+			q->submitted--;
+			return;
+		}
 		if (err) {
 			struct map_completion c = {
 				.status = err == HELD_CHANGED

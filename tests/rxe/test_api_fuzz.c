@@ -28,14 +28,12 @@
  *   VIPL_FUZZ_STEPS=S    steps per seed (default 250)
  *   VIPL_FUZZ_SECONDS=T  time per seed (default 8), whichever comes first
  *   VIPL_FUZZ_POINTS=1,3 or "all": also the hostile operations below
- *   VIPL_FUZZ_VERBOSE=1  one line per step on stderr
+ *   VIPL_FUZZ_VERBOSE=1  one line per step on stderr; 2: also each post,
+ *                        completion and connection step
  *
  * Each hostile operation is named by the issue 15 point it found (or was
- * written for); all are on since those fixes landed but point 7's strict
- * check, which still fails (messages into receives posted before a
- * reconnection: seeds 7, 100, 101, 106, 107, 114 with
- * VIPL_FUZZ_POINTS=all). One turned off here can still be asked for with
- * VIPL_FUZZ_POINTS.
+ * written for); all are on since those fixes landed. One turned off here
+ * can still be asked for with VIPL_FUZZ_POINTS.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -71,9 +69,11 @@
  *      Only exercised: VipCloseNic reaps what leaked, so the leak check
  *      at exit cannot see it.
  *   7  strict messages on VIs that connected before or failed an attempt
- *      with receives posted: seed 5 (VIPL_FUZZ_POINTS=7), a clean message
- *      into a receive posted before the VI's reconnection completed
- *      flushed (Status 0x10021, Length 0).
+ *      with receives posted. What it kept finding after the fix was the
+ *      model's: receives posted on a connection that then ended were
+ *      still counted as there for the next one (they complete flushed, as
+ *      VIPL says), and a posted receive the fuzzer scribbled on (point 3)
+ *      still counted as clean when a reconnection reposted it.
  *   8  sends posted by the main thread while a second one disconnects;
  *      after a disconnect every send must come back. Rarely reached
  *      (once or twice a seed); found nothing yet.
@@ -85,7 +85,7 @@
 #define FZ_P3_SCRIBBLE_POSTED 1
 #define FZ_P4_NOTIFY_TEARDOWN 1
 #define FZ_P6_ABANDON_PEER_REQUEST 1
-#define FZ_P7_STRICT_RECONNECT 0
+#define FZ_P7_STRICT_RECONNECT 1
 #define FZ_P8_POST_VS_DISCONNECT 1
 #define FZ_P9_SMALL_CQ 1
 
@@ -136,12 +136,26 @@ static struct {
 	char msg[512];
 	pthread_mutex_t lock;
 	unsigned points; /* bit n: point n's operations on */
-	bool verbose;
+	int verbose;
 	atomic_long beat; /* time of the last step, for the watchdog */
 	atomic_bool done;
 } fz = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static bool point(int n) { return fz.points & (1u << n); }
+
+/* VIPL_FUZZ_VERBOSE=2: what each connection step did, for a replay. */
+static void fz_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fz.verbose < 2)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "api_fuzz:   ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
 
 /* Records the first failure (any thread); the main loop stops on it. */
 static void fz_fail(const char *fmt, ...)
@@ -394,7 +408,7 @@ static atomic_int error_calls;
 static struct {
 	int connected, strict_pings, messages, hostile_queued, refused;
 	int special[10]; /* the hostile operations of point n that ran */
-	int failed_connects, reconnects_with_recvs;
+	int failed_connects, reconnects_with_recvs, strict_reconnect_pings;
 } stats;
 
 static void add_stale(void *h)
@@ -459,6 +473,8 @@ static void q_remove(struct vi *v, int q, int s)
  * thread). Checks it was posted there, once, in order, that its Status
  * agrees with r and a receive's length fits. Returns its slot or NULL.
  */
+static void vi_taint(int v);
+
 static struct slot *returned(const char *fn, VIP_VI_HANDLE vi, bool recv,
 			     VIP_DESCRIPTOR *d, VIP_RETURN r, bool in_order)
 {
@@ -478,6 +494,8 @@ static struct slot *returned(const char *fn, VIP_VI_HANDLE vi, bool recv,
 		goto out;
 	}
 	s = &nics[k].slot[i];
+	fz_log("%s: VI %d slot %d, Status 0x%x", fn, vi_of(vi), i,
+	       d->CS.Status);
 	if (s->state == S_GONE && s->vi == vi && s->recv == recv) {
 		/* Its VI was destroyed while a notify or waiter ran. */
 	} else if (s->state != S_POSTED || s->vi != vi || s->recv != recv) {
@@ -515,11 +533,8 @@ static struct slot *returned(const char *fn, VIP_VI_HANDLE vi, bool recv,
 	if (st & VIP_STATUS_ERROR_MASK) {
 		int v = vi_of(vi);
 
-		if (v >= 0) {
-			vis[v].tainted = true;
-			if (vis[v].peer >= 0)
-				vis[vis[v].peer].tainted = true;
-		}
+		if (v >= 0)
+			vi_taint(v);
 	}
 	s->state = S_FREE;
 out:
@@ -872,8 +887,8 @@ static void forget_vi(int v)
 					   S_FREE;
 		}
 	if (x->peer >= 0) {
+		vi_taint(x->peer);
 		vis[x->peer].peer = -1;
-		vis[x->peer].tainted = true;
 	}
 	add_stale(x->h);
 	memset(x, 0, sizeof(*x));
@@ -986,11 +1001,26 @@ static void make_hostile(VIP_DESCRIPTOR *d, int k)
 	}
 }
 
+/* A connection that ends (or may have ended: an error breaks it) takes
+ * with it, flushed, whatever is posted on its VIs at that moment: none of
+ * those receives is there for a later connection's message. */
+static void doom_posted(int v)
+{
+	int q, i;
+
+	for (q = 0; q < 2; q++)
+		for (i = 0; i < vis[v].n[q]; i++)
+			nics[vis[v].nic].slot[vis[v].q[q][i]].clean = false;
+}
+
 static void vi_taint(int v)
 {
 	vis[v].tainted = true;
-	if (vis[v].peer >= 0)
+	doom_posted(v);
+	if (vis[v].peer >= 0) {
 		vis[vis[v].peer].tainted = true;
+		doom_posted(vis[v].peer);
+	}
 }
 
 /*
@@ -1070,6 +1100,8 @@ static int post(int v, bool recv, bool hostile, bool plain, uint32_t len,
 		r = recv ? VipPostRecv(x->h, d, mh) : VipPostSend(x->h, d, mh);
 	}
 	check_doc(fn, r);
+	fz_log("%s VI %d slot %d%s: %d", fn, v, i, hostile ? " hostile" : "",
+	       r);
 	pthread_mutex_lock(&model);
 	gone = s->state != S_POSTED || s->vi != x->h;
 	if (r != VIP_SUCCESS) {
@@ -1096,6 +1128,12 @@ static int post(int v, bool recv, bool hostile, bool plain, uint32_t len,
 		d->CS.SegCount = 65535;
 		vt_seg(d, 0)->Length = 0xffffffffu;
 		vt_seg(d, 1)->Data.AddressBits = rnd();
+		/* No longer well formed: a receive held across a reconnection
+		 * is handed to the new QP as it reads now. */
+		pthread_mutex_lock(&model);
+		s->clean = false;
+		pthread_mutex_unlock(&model);
+		fz_log("scribbled on %s slot %d of VI %d", fn, i, v);
 	}
 	if (slot_out)
 		*slot_out = r == VIP_SUCCESS ? i : -1;
@@ -1210,6 +1248,8 @@ static void connect_cs(int a, int b, bool may_reject)
 	}
 	pthread_join(acc.t, NULL);
 	last_request = r;
+	fz_log("cs %d->%d: request %d wait %d accept %d (recvs %d %d)", a, b,
+	       r, acc.wait, acc.accept, vis[a].n[1], vis[b].n[1]);
 	free(remote);
 	free(local);
 	if (r == VIP_SUCCESS && acc.accept == VIP_SUCCESS)
@@ -1273,6 +1313,8 @@ static void connect_peer(int a, int b)
 			       VipConnectPeerWait(vis[b].h, &at));
 		vis[b].peer_pending = false;
 	}
+	fz_log("peer %d<->%d: %d %d wait %d %d (recvs %d %d)", a, b, r1, r2,
+	       w1, w2, vis[a].n[1], alone ? -1 : vis[b].n[1]);
 	if (w1 == VIP_SUCCESS && w2 == VIP_SUCCESS)
 		note_connected(a, b);
 	else if (w1 == VIP_SUCCESS || w2 == VIP_SUCCESS)
@@ -1297,6 +1339,7 @@ static void connect_fail(int a)
 	r = check_doc("VipConnectRequest",
 		      VipConnectRequest(vis[a].h, NULL, remote, 50 + rn(300),
 					&ra));
+	fz_log("fail %d: %d (recvs %d)", a, r, vis[a].n[1]);
 	if (r == VIP_SUCCESS)
 		fz_fail("a request to nobody connected");
 	vis[a].reused = true;
@@ -1344,8 +1387,10 @@ static void disconnect(int v)
 	} else {
 		r = check_doc("VipDisconnect", VipDisconnect(vis[v].h));
 	}
+	fz_log("disconnect %d (peer %d): %d", v, vis[v].peer, r);
 	if (r == VIP_SUCCESS) {
 		pthread_mutex_lock(&model);
+		vi_taint(v);
 		if (vis[v].peer >= 0) {
 			vis[vis[v].peer].tainted = true;
 			vis[vis[v].peer].peer = -1;
@@ -1430,16 +1475,23 @@ static void transfer(int a, int b, uint32_t len, bool strict)
 		return;
 	}
 	ss = &nics[ka].slot[si];
+	fz_log("transfer %d->%d %u bytes%s (recvs %d, reused %d/%d)", a, b, len,
+	       strict ? " strict" : "", vis[b].n[1], vis[b].reused,
+	       vis[b].recvs_at_connect);
 	gather(ss, want, len);
 	r = VipSendWait(vis[a].h, strict ? 5000 : 300, &d);
-	if (!dequeued("VipSendWait", vis[a].h, false, r, d, true))
+	/* In order unless a waiter or a handler takes from the same queue
+	 * (which a strict pair never has). */
+	if (!dequeued("VipSendWait", vis[a].h, false, r, d,
+		      in_order_ok(vis[a].h, false)))
 		goto lost;
 	if (strict && r != VIP_SUCCESS)
 		fz_fail("a send on a clean connection completed with Status "
 			"0x%x", d->CS.Status);
 	d = (VIP_DESCRIPTOR *)0x1;
 	r = VipRecvWait(vis[b].h, strict ? 5000 : 300, &d);
-	rs = dequeued("VipRecvWait", vis[b].h, true, r, d, true);
+	rs = dequeued("VipRecvWait", vis[b].h, true, r, d,
+		      in_order_ok(vis[b].h, true));
 	if (!rs)
 		goto lost;
 	if (r == VIP_SUCCESS)
@@ -1447,6 +1499,9 @@ static void transfer(int a, int b, uint32_t len, bool strict)
 	if (!strict)
 		return;
 	stats.strict_pings++;
+	if ((vis[a].reused && vis[a].recvs_at_connect) ||
+	    (vis[b].reused && vis[b].recvs_at_connect))
+		stats.strict_reconnect_pings++; /* point 7's */
 	if (r != VIP_SUCCESS || d->CS.Length != len) {
 		fz_fail("%u bytes sent on a clean connection, the receive "
 			"completed with Status 0x%x, Length %u",
@@ -2461,7 +2516,7 @@ static bool run_seed(uint64_t seed)
 		vis[i].peer = -1;
 	fz.seed = seed;
 	fz.points = parse_points();
-	fz.verbose = env_long("VIPL_FUZZ_VERBOSE", 0);
+	fz.verbose = (int)env_long("VIPL_FUZZ_VERBOSE", 0);
 	atomic_store(&fz.failed, false);
 	atomic_store(&fz.step, 0);
 	atomic_store(&fz.op, "open");
@@ -2516,12 +2571,13 @@ out:
 	pthread_join(dog, NULL);
 	fprintf(stderr, "api_fuzz: seed %llu: %d steps, %d connections (%d "
 		"failed attempts, %d reconnects with receives), %d messages "
-		"(%d checked), %d hostile descriptors queued, %d refused, "
+		"(%d checked, %d after such reconnects), %d hostile descriptors queued, %d refused, "
 		"point ops 1:%d 2:%d 3:%d 4:%d 6:%d 8:%d, %d error callbacks, "
 		"%s\n",
 		(unsigned long long)seed, atomic_load(&fz.step),
 		stats.connected, stats.failed_connects,
 		stats.reconnects_with_recvs, stats.messages, stats.strict_pings,
+		stats.strict_reconnect_pings,
 		stats.hostile_queued, stats.refused, stats.special[1],
 		stats.special[2], stats.special[3], stats.special[4],
 		stats.special[6], stats.special[8], atomic_load(&error_calls),
