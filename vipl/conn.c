@@ -135,28 +135,43 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 			  VIP_VI_ATTRIBUTES *RemoteViAttribs,
 			  VIP_CONN_HANDLE *ConnHandle)
 {
-	struct vip_nic *nic = vip_nic_get(NicHandle);
 	uint8_t peer_addr[MAP_ADDR_MAX];
 	uint16_t peer_len = 0;
+	struct vip_nic *nic;
 	struct vip_conn *c;
 	int err;
 
-	if (!nic || !vip_addr_valid(LocalAddr, VIPL_DISC_MAX) || !RemoteAddr ||
+	if (!vip_addr_valid(LocalAddr, VIPL_DISC_MAX) || !RemoteAddr ||
 	    !RemoteViAttribs || !ConnHandle)
 		return VIP_INVALID_PARAMETER;
+	/* Held while it sleeps: a VipCloseNic meanwhile wakes it (closing)
+	 * and frees the NIC only once it has left. */
+	nic = vip_handle_hold(NicHandle, VIP_KIND_NIC);
+	if (!nic)
+		return VIP_INVALID_PARAMETER;
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		vip_handle_release(NicHandle);
 		return VIP_ERROR_RESOURCE;
+	}
 	c->nic = nic;
 	err = map_conn_wait(nic->dev, LocalAddr->HostAddress,
 			    LocalAddr->HostAddressLen, vip_addr_disc(LocalAddr),
 			    LocalAddr->DiscriminatorLen, vip_timeout_ms(Timeout),
-			    &c->mc, &c->peer, peer_addr, &peer_len, NULL);
+			    &c->mc, &c->peer, peer_addr, &peer_len,
+			    &nic->closing);
+	if (!err && atomic_load(&nic->closing)) {
+		map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
+		err = ECANCELED;
+	}
 	if (err) {
 		free(c);
-		return vip_from_errno(err);
+		vip_handle_release(NicHandle);
+		return err == ECANCELED ? VIP_INVALID_PARAMETER
+					: vip_from_errno(err);
 	}
 	c->handle = vip_handle_new(VIP_KIND_CONN, c);
+	vip_handle_release(NicHandle); /* VipCloseNic finds c from here on */
 	if (!c->handle) {
 		map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
 		free(c);
@@ -179,22 +194,32 @@ static void conn_free(struct vip_conn *c)
 	free(c);
 }
 
-VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
+/* The caller's to answer, or NULL: used already, or being answered by
+ * another thread or taken by VipCloseNic. */
+static struct vip_conn *vip_conn_claim(VIP_CONN_HANDLE h)
 {
-	struct vip_conn *c = vip_handle_get(ConnHandle, VIP_KIND_CONN);
-	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct vip_conn *c = vip_handle_get(h, VIP_KIND_CONN);
+	bool no = false;
+
+	if (!c || !atomic_compare_exchange_strong(&c->claimed, &no, true))
+		return NULL;
+	return c;
+}
+
+static VIP_RETURN accept_on(struct vip_conn *c, struct vip_vi *vi)
+{
 	struct map_conn_info mine;
 	VIP_RETURN rc;
 	int err;
 	int expected = VIP_STATE_IDLE;
 
-	if (!c || !vi || vi->nic != c->nic)
-		return VIP_INVALID_PARAMETER;
 	/* One connection at a time: two accepts on one VI, or an accept and
 	 * a request, cannot both go on. */
 	if (!atomic_compare_exchange_strong(&vi->state, &expected,
-					    VIP_STATE_CONNECT_PENDING))
+					    VIP_STATE_CONNECT_PENDING)) {
+		atomic_store(&c->claimed, false); /* still the program's */
 		return VIP_INVALID_STATE;
+	}
 	vip_info_from_vi(&mine, vi);
 	/* The connection is refused, and the handle used up, on a mismatch:
 	 * the requester learns why from the reject. */
@@ -216,9 +241,31 @@ VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
 	return VIP_SUCCESS;
 }
 
+VIP_RETURN VipConnectAccept(VIP_CONN_HANDLE ConnHandle, VIP_VI_HANDLE ViHandle)
+{
+	struct vip_vi *vi = vip_handle_hold(ViHandle, VIP_KIND_VI);
+	struct vip_conn *c;
+	VIP_RETURN rc;
+
+	/* The VI is held while the accept waits for the requester: a
+	 * VipCloseNic meanwhile frees it only once the accept has left. */
+	if (!vi)
+		return VIP_INVALID_PARAMETER;
+	c = vip_conn_claim(ConnHandle);
+	if (!c || vi->nic != c->nic) {
+		if (c)
+			atomic_store(&c->claimed, false);
+		vip_handle_release(ViHandle);
+		return VIP_INVALID_PARAMETER;
+	}
+	rc = accept_on(c, vi);
+	vip_handle_release(ViHandle);
+	return rc;
+}
+
 VIP_RETURN VipConnectReject(VIP_CONN_HANDLE ConnHandle)
 {
-	struct vip_conn *c = vip_handle_get(ConnHandle, VIP_KIND_CONN);
+	struct vip_conn *c = vip_conn_claim(ConnHandle);
 
 	if (!c)
 		return VIP_INVALID_PARAMETER;
@@ -243,21 +290,41 @@ VIP_RETURN vip_reject_code(enum map_reject_reason why)
 	}
 }
 
+static VIP_RETURN request_on(struct vip_vi *vi, VIP_NET_ADDRESS *LocalAddr,
+			     VIP_NET_ADDRESS *RemoteAddr, VIP_ULONG Timeout,
+			     VIP_VI_ATTRIBUTES *RemoteViAttribs);
+
 VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 			     VIP_NET_ADDRESS *RemoteAddr, VIP_ULONG Timeout,
 			     VIP_VI_ATTRIBUTES *RemoteViAttribs)
 {
-	struct vip_vi *vi = vip_handle_get(ViHandle, VIP_KIND_VI);
+	struct vip_vi *vi;
+	VIP_RETURN rc;
+
+	if (!RemoteViAttribs || !vip_addr_valid(RemoteAddr, VIPL_DISC_MAX) ||
+	    !RemoteAddr->HostAddressLen ||
+	    (LocalAddr && !vip_addr_valid(LocalAddr, VIPL_DISC_MAX)))
+		return VIP_INVALID_PARAMETER;
+	/* Held while it waits for the answer: VipCloseNic wakes it (the
+	 * VI's closing flag) and frees the VI only once it has left. */
+	vi = vip_handle_hold(ViHandle, VIP_KIND_VI);
+	if (!vi)
+		return VIP_INVALID_PARAMETER;
+	rc = request_on(vi, LocalAddr, RemoteAddr, Timeout, RemoteViAttribs);
+	vip_handle_release(ViHandle);
+	return rc;
+}
+
+static VIP_RETURN request_on(struct vip_vi *vi, VIP_NET_ADDRESS *LocalAddr,
+			     VIP_NET_ADDRESS *RemoteAddr, VIP_ULONG Timeout,
+			     VIP_VI_ATTRIBUTES *RemoteViAttribs)
+{
 	enum map_reject_reason why = MAP_REJECT_BY_PEER;
 	struct map_conn_info mine, peer;
 	struct map_conn *mc;
 	int expected = VIP_STATE_IDLE;
 	int err;
 
-	if (!vi || !RemoteViAttribs || !vip_addr_valid(RemoteAddr, VIPL_DISC_MAX) ||
-	    !RemoteAddr->HostAddressLen ||
-	    (LocalAddr && !vip_addr_valid(LocalAddr, VIPL_DISC_MAX)))
-		return VIP_INVALID_PARAMETER;
 	if (!atomic_compare_exchange_strong(&vi->state, &expected,
 					    VIP_STATE_CONNECT_PENDING))
 		return VIP_INVALID_STATE;
@@ -275,7 +342,14 @@ VIP_RETURN VipConnectRequest(VIP_VI_HANDLE ViHandle, VIP_NET_ADDRESS *LocalAddr,
 			       LocalAddr ? LocalAddr->HostAddressLen : 0,
 			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
 			       &mine, vip_timeout_ms(Timeout), false, &mc, &peer,
-			       &why, NULL);
+			       &why, &vi->wake.closing);
+	if (!err && atomic_load(&vi->wake.closing)) {
+		map_conn_close(mc);
+		err = ECANCELED;
+	}
+	/* Being destroyed (VipCloseNic): the destroy takes it from here. */
+	if (err == ECANCELED)
+		return VIP_INVALID_PARAMETER;
 	if (err) {
 		vip_vi_reset(vi);
 		atomic_store(&vi->state, VIP_STATE_IDLE);

@@ -113,8 +113,10 @@ static inline void *vip_handle_hold(const void *handle, enum vip_kind kind)
 /* Ends a hold taken on handle (which named a live object then). */
 static inline void vip_handle_release(const void *handle)
 {
-	atomic_fetch_sub(&vip_slot_at((uint32_t)(uintptr_t)handle - 1)->holds,
-			 1);
+	struct vip_slot *s = vip_slot_at((uint32_t)(uintptr_t)handle - 1);
+
+	if (s) /* always, once held */
+		atomic_fetch_sub(&s->holds, 1);
 }
 
 #endif

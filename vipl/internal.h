@@ -136,6 +136,8 @@ struct vip_nic {
 	enum vip_progress_mode progress_mode;
 	bool progress; /* VIPL_PROGRESS=1: poll all the time */
 	atomic_bool progress_stop;
+	/* VipCloseNic is under way: a VipConnectWait returns. */
+	atomic_bool closing;
 	pthread_t progress_thread;
 	int progress_wake[2]; /* a byte here wakes the watcher */
 	atomic_int vis_waiters; /* threads waiting for vis_lock */
@@ -267,6 +269,9 @@ struct vip_conn {
 	struct vip_nic *nic;
 	struct map_conn *mc;
 	struct map_conn_info peer;
+	/* Taken by the one accept or reject that answers it (or by
+	 * VipCloseNic): a second caller finds it used. */
+	atomic_bool claimed;
 };
 
 /* ------------------------------------------------------------ helpers */

@@ -242,8 +242,11 @@ err_free:
 static void close_conn(void *obj, void *arg)
 {
 	struct vip_conn *c = obj;
+	bool no = false;
 
-	if (c->nic != arg)
+	/* One an accept or a reject is answering is theirs to free. */
+	if (c->nic != arg ||
+	    !atomic_compare_exchange_strong(&c->claimed, &no, true))
 		return;
 	map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
 	vip_handle_free(c->handle);
@@ -287,6 +290,9 @@ VIP_RETURN VipCloseNic(VIP_NIC_HANDLE NicHandle)
 	if (!nic)
 		return VIP_INVALID_PARAMETER;
 	map_dev_unwatch(nic->dev); /* no more reports to a closing NIC */
+	/* VipConnectWait callers return (they hold the NIC meanwhile). */
+	atomic_store(&nic->closing, true);
+	map_conn_kick(nic->dev);
 	vip_handle_free(nic->handle);
 	vip_handle_each(VIP_KIND_CONN, close_conn, nic);
 	vip_handle_each(VIP_KIND_VI, close_vi, nic);

@@ -186,8 +186,11 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 /* Frees the VI's resources; its handle too if it has one. */
 void vip_vi_destroy(struct vip_vi *vi)
 {
-	/* Threads in VipSendWait/RecvWait and notify threads return. */
+	/* Threads in VipSendWait/RecvWait and notify threads return, and
+	 * so does a VipConnectRequest (VipCloseNic destroys VIs in any
+	 * state). */
 	vip_wake_close(&vi->wake);
+	map_conn_kick(vi->nic->dev);
 	/* A peer request nobody collected (it failed, or it connected and
 	 * the VI was disconnected since): its thread and memory go too. */
 	vip_peer_reap(vi);
@@ -199,6 +202,8 @@ void vip_vi_destroy(struct vip_vi *vi)
 		vip_handle_free(vi->handle); /* waits for the waiters to leave */
 		atomic_fetch_sub(&vi->ptag->users, 1);
 	}
+	/* A request or an accept that connected as the destroy began. */
+	vip_vi_drop_connection(vi);
 	/* An idle VI's QP makes no more completions: take those still in a
 	 * shared CQ now, while the queues they name exist. */
 	if (vi->sq.vcq)

@@ -20,12 +20,14 @@
 
 TestSuite(teardown, .timeout = 120);
 
-enum wait_kind { WAIT_RECV, WAIT_SEND, WAIT_CQ };
+enum wait_kind { WAIT_RECV, WAIT_SEND, WAIT_CQ, WAIT_CONNECT, WAIT_REQUEST };
 
 struct waiter {
 	enum wait_kind kind;
 	VIP_VI_HANDLE vi;
 	VIP_CQ_HANDLE cq;
+	VIP_NIC_HANDLE nic; /* WAIT_CONNECT */
+	VIP_NET_ADDRESS *addr; /* WAIT_CONNECT: local; WAIT_REQUEST: remote */
 	pthread_t thread;
 	atomic_bool started;
 	VIP_RETURN ret;
@@ -37,6 +39,9 @@ static void *waiter_main(void *arg)
 	struct waiter *w = arg;
 	VIP_DESCRIPTOR *d = (VIP_DESCRIPTOR *)w;
 	VIP_VI_HANDLE vi = w;
+	VIP_CONN_HANDLE conn = NULL;
+	VIP_NET_ADDRESS *remote;
+	VIP_VI_ATTRIBUTES ra;
 	VIP_BOOLEAN recv;
 
 	atomic_store(&w->started, true);
@@ -52,6 +57,20 @@ static void *waiter_main(void *arg)
 	case WAIT_CQ:
 		w->ret = VipCQWait(w->cq, VIP_INFINITE, &vi, &recv);
 		w->out = vi;
+		break;
+	case WAIT_CONNECT:
+		remote = vt_addr_buf();
+		w->ret = VipConnectWait(w->nic, w->addr, VIP_INFINITE, remote,
+					&ra, &conn);
+		w->out = conn;
+		free(remote);
+		break;
+	case WAIT_REQUEST:
+		/* As VIA programs do, until the server waits. */
+		do
+			w->ret = VipConnectRequest(w->vi, NULL, w->addr,
+						   VIP_INFINITE, &ra);
+		while (w->ret == VIP_NO_MATCH);
 		break;
 	}
 	return NULL;
@@ -69,6 +88,18 @@ static void start_waiter(struct waiter *w, enum wait_kind kind,
 	cr_assert_eq(pthread_create(&w->thread, NULL, waiter_main, w), 0);
 	while (!atomic_load(&w->started))
 		nanosleep(&pause, NULL);
+}
+
+static void start_conn_waiter(struct waiter *w, enum wait_kind kind,
+			      VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
+			      VIP_NET_ADDRESS *addr)
+{
+	memset(w, 0, sizeof(*w));
+	w->kind = kind;
+	w->nic = nic;
+	w->vi = vi;
+	w->addr = addr;
+	cr_assert_eq(pthread_create(&w->thread, NULL, waiter_main, w), 0);
 }
 
 /* Rounds differ in how long the waiters have been waiting when the
@@ -177,6 +208,52 @@ Test(teardown, closing_the_nic_wakes_every_waiter_with_invalid_parameter)
 		for (i = 0; i < 4; i++)
 			expect_woken(&w[i], round);
 	}
+}
+
+/*
+ * A thread in VipConnectWait on the NIC, and one in VipConnectRequest
+ * whose request the other side took (VipConnectWait) but does not
+ * answer: VipCloseNic wakes both (they held what it frees).
+ */
+Test(teardown, closing_the_nic_wakes_its_connection_waits)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_NET_ADDRESS *mine, *theirs, *from = vt_addr_buf();
+	VIP_NIC_HANDLE nic, server;
+	VIP_CONN_HANDLE conn;
+	VIP_VI_ATTRIBUTES ra;
+	struct waiter w[2];
+	char disc[32];
+	VIP_VI_HANDLE vi;
+	int round, i;
+
+	server = vt_open_nic();
+	cr_assert_not_null(server);
+	for (round = 0; round < ROUNDS / 3; round++) {
+		nic = vt_open_nic();
+		cr_assert_not_null(nic);
+		cr_assert_eq(VipCreateVi(nic, &va, NULL, NULL, &vi),
+			     VIP_SUCCESS);
+		snprintf(disc, sizeof(disc), "td-cw%d", round);
+		mine = vt_addr(nic, disc);
+		snprintf(disc, sizeof(disc), "td-rq%d", round);
+		theirs = vt_addr(server, disc);
+		start_conn_waiter(&w[0], WAIT_CONNECT, nic, NULL, mine);
+		start_conn_waiter(&w[1], WAIT_REQUEST, NULL, vi, theirs);
+		/* The request has arrived and waits for an answer. */
+		cr_assert_eq(VipConnectWait(server, theirs, VT_TIMEOUT_MS,
+					    from, &ra, &conn),
+			     VIP_SUCCESS, "round %d", round);
+		let_waiters_settle(round);
+		cr_assert_eq(VipCloseNic(nic), VIP_SUCCESS);
+		for (i = 0; i < 2; i++)
+			expect_woken(&w[i], round);
+		VipConnectReject(conn);
+		free(mine);
+		free(theirs);
+	}
+	free(from);
+	cr_expect_eq(VipCloseNic(server), VIP_SUCCESS);
 }
 
 /* ------------------------------------- handlers that end their own VI */
