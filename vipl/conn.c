@@ -171,10 +171,10 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 					: vip_from_errno(err);
 	}
 	c->handle = vip_handle_new(VIP_KIND_CONN, c);
-	vip_handle_release(NicHandle); /* VipCloseNic finds c from here on */
 	if (!c->handle) {
 		map_conn_reject(c->mc, MAP_REJECT_BY_PEER);
 		free(c);
+		vip_handle_release(NicHandle);
 		return VIP_ERROR_RESOURCE;
 	}
 	/* The requester's address: its host and its own discriminator. */
@@ -185,6 +185,8 @@ VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,
 	       c->peer.src_disc_len);
 	vip_attrs_from_info(RemoteViAttribs, &c->peer);
 	*ConnHandle = c->handle;
+	/* Last: from here on VipCloseNic may find c and free it. */
+	vip_handle_release(NicHandle);
 	return VIP_SUCCESS;
 }
 

@@ -276,3 +276,10 @@ VIP_RETURN vt_end_close_idle(struct vt_end *e)
 		ret = close_step(ret, VipDestroyVi(e->vi), "VipDestroyVi");
 	return end_close(e, ret);
 }
+
+int vt_iwarp(void)
+{
+	const char *t = getenv("VIPL_TEST_TRANSPORT");
+
+	return t && !strcmp(t, "siw");
+}

@@ -38,6 +38,16 @@ VIP_NET_ADDRESS *vt_addr(VIP_NIC_HANDLE nic, const char *disc);
 /* A buffer large enough for any address a peer reports. */
 VIP_NET_ADDRESS *vt_addr_buf(void);
 
+/* The device under test is iWARP (the harness's VIPL_TEST_TRANSPORT=siw). */
+int vt_iwarp(void);
+/* In a Criterion test: skip, saying why, where iWARP cannot do what the
+ * test needs. */
+#define VT_SKIP_ON_IWARP(why)                                                  \
+	do {                                                                   \
+		if (vt_iwarp())                                                \
+			cr_skip_test("over iWARP (siw): %s", why);             \
+	} while (0)
+
 /* Segment i of d, past the two VIP_DESCRIPTOR declares (see mapping.h). */
 static inline VIP_DATA_SEGMENT *vt_seg(VIP_DESCRIPTOR *d, int i)
 {
