@@ -132,6 +132,15 @@ MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		total += sge[i].length;
 	}
 	*cap = total;
+	/* iWARP's provider refuses a receive of no segments; one of no
+	 * bytes takes the same messages (none but empty ones: the device
+	 * looks at a segment's key only to place bytes in it). */
+	if (__builtin_expect(!nseg, 0) && map_dev_is_iwarp(qp->dev)) {
+		sge[0].addr = 0;
+		sge[0].length = 0;
+		sge[0].lkey = 0;
+		nseg = 1;
+	}
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
 	wr.sg_list = sge;

@@ -165,6 +165,29 @@ Test(data, zero_byte_message_completes_with_length_zero)
 	client_finish(&c);
 }
 
+/* A receive of no segments (programs post them for RDMA writes with
+ * immediate data, and for empty notes) takes an empty message; iWARP's
+ * provider refuses such a receive as it is (libvipl gives it one empty
+ * segment there). */
+Test(data, zero_segment_receive_takes_an_empty_message)
+{
+	struct echo_args a = { .disc = "d-zseg", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s;
+
+	client_start(&c, &a, 4096);
+	r = vt_desc(&c.m, 0); /* SegCount 0 */
+	r->CS.Length = 12345;
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+	s = vt_desc(&c.m, 1); /* SegCount 0, Length 0 */
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	cr_expect_eq(r->CS.Length, 0);
+	client_finish(&c);
+}
+
 Test(data, largest_transfer_arrives_whole_and_one_more_byte_is_refused)
 {
 	enum { MTS = 1 << 20 };
