@@ -32,18 +32,7 @@ static void device(char *name, size_t len)
 /* The network interface behind port 1 of dev (first GID), or "". */
 static void netdev_of(const char *dev, char *out, size_t len)
 {
-	char path[256];
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/gid_attrs/ndevs/0", dev);
-	out[0] = '\0';
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fgets(out, (int)len, f))
-		out[strcspn(out, "\n")] = '\0';
-	fclose(f);
+	vt_netdev(dev, out, len);
 }
 
 /* VipOpenNic(name) as the program passes it, VIPL_DEVICE unset; the

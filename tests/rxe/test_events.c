@@ -122,7 +122,7 @@ Test(events, port_down_reaches_the_error_callback)
 	if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "host-rxe")) ||
 	    geteuid() != 0)
 		cr_skip_test("needs root on a device the harness created");
-	port_file("gid_attrs/ndevs/0", netdev, sizeof(netdev));
+	vt_netdev(getenv("VIPL_DEVICE"), netdev, sizeof(netdev));
 	cr_assert(netdev[0], "no network interface under the device");
 	cr_assert(port_active(NULL), "port not active to begin with");
 

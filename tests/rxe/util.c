@@ -1,5 +1,8 @@
 /* util.c - helpers of the device tests. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -282,4 +285,62 @@ int vt_iwarp(void)
 	const char *t = getenv("VIPL_TEST_TRANSPORT");
 
 	return t && !strcmp(t, "siw");
+}
+
+static void read_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(out, (int)len, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+/* The hex digits of s, without its colons, lower case, at most max. */
+static void hex_only(const char *s, char *out, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s && n + 1 < max; s++)
+		if (*s != ':')
+			out[n++] = (char)tolower((unsigned char)*s);
+	out[n] = '\0';
+}
+
+void vt_netdev(const char *dev, char *out, size_t len)
+{
+	char path[PATH_MAX], line[128], mac[16], want[16];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path),
+		 "/sys/class/infiniband/%s/ports/1/gid_attrs/ndevs/0", dev);
+	read_line(path, out, len);
+	if (out[0])
+		return;
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/gids/0",
+		 dev);
+	read_line(path, line, sizeof(line));
+	hex_only(line, want, 13); /* the MAC: the GID's first 6 bytes */
+	if (strlen(want) != 12 || !strcmp(want, "000000000000"))
+		return;
+	d = opendir("/sys/class/net");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/net/%s/address",
+			 e->d_name);
+		read_line(path, line, sizeof(line));
+		hex_only(line, mac, sizeof(mac));
+		if (!strcmp(mac, want)) {
+			snprintf(out, len, "%s", e->d_name);
+			break;
+		}
+	}
+	closedir(d);
 }

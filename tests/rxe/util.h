@@ -38,6 +38,11 @@ VIP_NET_ADDRESS *vt_addr(VIP_NIC_HANDLE nic, const char *disc);
 /* A buffer large enough for any address a peer reports. */
 VIP_NET_ADDRESS *vt_addr_buf(void);
 
+/* The network interface under verbs device dev (port 1) into out, or ""
+ * if none: RoCE's GID table names it; an iWARP device's GID is the
+ * interface's MAC. */
+void vt_netdev(const char *dev, char *out, size_t len);
+
 /* The device under test is iWARP (the harness's VIPL_TEST_TRANSPORT=siw). */
 int vt_iwarp(void);
 /* In a Criterion test: skip, saying why, where iWARP cannot do what the
