@@ -290,8 +290,10 @@ static int slow_acceptor(void *arg)
 		VT_CHECK(rc == VIP_SUCCESS);
 		if ((ret = ping(&e, false, "race")))
 			return ret;
-		if ((ret = wait_peer_left(&e)))
-			return ret;
+		/* The last to send leaves first: its send is acknowledged by
+		 * then (rxe acknowledges after the receive completes, and a
+		 * peer leaving at once may take that with it, porting.md). */
+		VT_CHECK(VipDisconnect(e.vi) == VIP_SUCCESS);
 		VT_CHECK(vt_vi_state(e.vi) == VIP_STATE_IDLE);
 		post_recv(&e, 0);
 		connected++;
@@ -331,7 +333,7 @@ Test(legacy, an_accept_that_comes_after_the_requester_gave_up_says_timeout,
 		} while (rc == VIP_NO_MATCH && tries < 2000);
 		cr_assert_eq(rc, VIP_SUCCESS, "connection %d: %d", i, rc);
 		cr_assert_eq(ping(&e, true, "race"), 0);
-		cr_assert_eq(VipDisconnect(e.vi), VIP_SUCCESS);
+		cr_assert_eq(wait_peer_left(&e), 0, "connection %d", i);
 	}
 	cr_log_info("race: %d connections in %d tries", i, tries);
 	free(local);
