@@ -58,4 +58,9 @@ while read -r size typical; do
 		printf "%-8s %-12.2f %-14.2f %.2f\n", s, v, p, v / p }'
 done <"$out/perftest.txt"
 echo "(Soft-RoCE; under qemu TCG the CPU is emulated: compare ratios, not"
-echo " absolute times. ib_send_lat runs at 2 bytes where VIPL sends 1.)"
+echo " absolute times. ib_send_lat runs at 2 bytes where VIPL sends 1."
+echo " Method: both post prebuilt work, inline up to the device's limit, and"
+echo " busy-poll. libvipl signals every send and polls its completion, as"
+echo " VIPL completes every descriptor; ib_send_lat signals one send in many"
+echo " and reads the CPU's cycle counter where libvipl's example calls"
+echo " clock_gettime.)"
