@@ -2,7 +2,7 @@
  * handle.h - handles as (slot, generation, kind), never raw pointers.
  *
  * A handle value packs the slot's tag (generation << 8 | kind) in its high
- * 32 bits and slot index + 1 in its low 32. Lookups are lock-free: a stale
+ * 32 bits and the slot's number in its low 32. Lookups are lock-free: a stale
  * handle (slot reused or freed), a forged one or one of another kind does
  * not match the slot's tag and yields NULL, never a dangling pointer.
  * The lookup is inline: every post and every Done starts with one, and
@@ -14,9 +14,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define VIP_HANDLE_CHUNK_BITS 12
-#define VIP_HANDLE_CHUNK_SLOTS (1u << VIP_HANDLE_CHUNK_BITS)
-#define VIP_HANDLE_MAX_CHUNKS 256 /* a million live objects */
+/* Slot numbers are the low 20 bits of a handle: a million live objects. */
+#define VIP_HANDLE_SLOT_BITS 20
+#define VIP_HANDLE_SLOTS (1u << VIP_HANDLE_SLOT_BITS)
 
 enum vip_kind {
 	VIP_KIND_NIC = 1,
@@ -36,8 +36,10 @@ struct vip_slot {
 	atomic_uint holds;
 };
 
-/* Chunks of slots, allocated once and never freed (handle.c). */
-extern struct vip_slot *_Atomic vip_handle_chunks[VIP_HANDLE_MAX_CHUNKS];
+/* Every slot, in one zeroed array that is never freed (handle.c): pages
+ * the process never used stay untouched. Slot 0 is never handed out (its
+ * tag stays 0, which no handle asks for). */
+extern struct vip_slot vip_handle_slots[VIP_HANDLE_SLOTS];
 
 void *vip_handle_new(enum vip_kind kind, void *obj);
 /* Makes the handle stale, waits for every hold on it to be released,
@@ -47,16 +49,11 @@ void vip_handle_free(const void *handle);
 void vip_handle_each(enum vip_kind kind, void (*fn)(void *obj, void *arg),
 		     void *arg);
 
-static inline struct vip_slot *vip_slot_at(uint32_t idx)
+/* The slot a handle names: its low bits, masked (the mask is the bounds
+ * check; a forged handle names some slot, whose tag then decides). */
+static inline struct vip_slot *vip_slot_of(const void *handle)
 {
-	struct vip_slot *chunk;
-
-	if (idx >= VIP_HANDLE_MAX_CHUNKS * VIP_HANDLE_CHUNK_SLOTS)
-		return NULL;
-	chunk = atomic_load_explicit(
-		&vip_handle_chunks[idx >> VIP_HANDLE_CHUNK_BITS],
-		memory_order_acquire);
-	return chunk ? &chunk[idx & (VIP_HANDLE_CHUNK_SLOTS - 1)] : NULL;
+	return &vip_handle_slots[(uintptr_t)handle & (VIP_HANDLE_SLOTS - 1)];
 }
 
 /*
@@ -64,24 +61,14 @@ static inline struct vip_slot *vip_slot_at(uint32_t idx)
  * slot's tag holds the kind, so one compare with the tag the handle must
  * carry checks generation and kind at once (a handle whose own kind byte
  * is wrong but whose slot holds a live object of the kind asked for names
- * that object: nothing dangles). Slot 0 is never handed out: index 0
- * minus one fails the bounds check.
+ * that object: nothing dangles). A mask, a load and a compare.
  */
 static inline void *vip_handle_get(const void *handle, enum vip_kind kind)
 {
 	uintptr_t v = (uintptr_t)handle;
 	uint32_t want = (uint32_t)(v >> 32 & ~(uintptr_t)0xff) | kind;
-	uint32_t idx = (uint32_t)v - 1;
-	struct vip_slot *chunk, *s;
+	struct vip_slot *s = vip_slot_of(handle);
 
-	if (idx >= VIP_HANDLE_MAX_CHUNKS * VIP_HANDLE_CHUNK_SLOTS)
-		return NULL;
-	chunk = atomic_load_explicit(
-		&vip_handle_chunks[idx >> VIP_HANDLE_CHUNK_BITS],
-		memory_order_acquire);
-	if (!chunk)
-		return NULL;
-	s = &chunk[idx & (VIP_HANDLE_CHUNK_SLOTS - 1)];
 	if (atomic_load_explicit(&s->tag, memory_order_acquire) != want)
 		return NULL;
 	return s->obj;
@@ -98,10 +85,8 @@ static inline void *vip_handle_hold(const void *handle, enum vip_kind kind)
 {
 	uintptr_t v = (uintptr_t)handle;
 	uint32_t want = (uint32_t)(v >> 32 & ~(uintptr_t)0xff) | kind;
-	struct vip_slot *s = vip_slot_at((uint32_t)v - 1);
+	struct vip_slot *s = vip_slot_of(handle);
 
-	if (!s)
-		return NULL;
 	atomic_fetch_add(&s->holds, 1);
 	if (atomic_load(&s->tag) != want) {
 		atomic_fetch_sub(&s->holds, 1);
@@ -113,10 +98,7 @@ static inline void *vip_handle_hold(const void *handle, enum vip_kind kind)
 /* Ends a hold taken on handle (which named a live object then). */
 static inline void vip_handle_release(const void *handle)
 {
-	struct vip_slot *s = vip_slot_at((uint32_t)(uintptr_t)handle - 1);
-
-	if (s) /* always, once held */
-		atomic_fetch_sub(&s->holds, 1);
+	atomic_fetch_sub(&vip_slot_of(handle)->holds, 1);
 }
 
 #endif
