@@ -148,13 +148,22 @@ MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 
+/* What a CQ polled by map_cq_poll can hold: a queue's CQ of its own holds
+ * one kind, and a send's completion needs none of a receive's checks. */
+enum map_poll_kinds {
+	MAP_POLL_SENDS = 1,
+	MAP_POLL_RECVS = 2,
+	MAP_POLL_ANY = 3,
+};
+
 /*
  * Polls up to max (at most MAP_POLL_BATCH) completions and hands each,
- * translated, to sink(arg, c) in order. Inlined with a constant sink, the
- * two fuse: no array of translated completions. Returns how many, or
- * -EIO.
+ * translated, to sink(arg, c) in order. Inlined with a constant sink and
+ * kinds, the two fuse: no array of translated completions. Returns how
+ * many, or -EIO.
  */
 MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
+			   enum map_poll_kinds kinds,
 			   void (*sink)(void *arg,
 					const struct map_completion *c),
 			   void *arg)
@@ -176,7 +185,7 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
 
 		if (wc[i].status != IBV_WC_SUCCESS) {
 			c.status = map_wc_status_to_vip(wc[i].status);
-		} else {
+		} else if (kinds & MAP_POLL_RECVS) {
 			/* Only receives carry immediate data in (some
 			 * providers flag the sender's completion too). */
 			if ((wc[i].opcode & IBV_WC_RECV) &&

@@ -125,8 +125,8 @@ VIP_INLINE void entry_sink(void *arg, const struct map_completion *c)
 /* Caller holds cq->lock. */
 static void progress_locked(struct vip_cq *cq)
 {
-	while (map_cq_poll(cq->mcq, MAP_POLL_BATCH, entry_sink, cq) ==
-	       MAP_POLL_BATCH)
+	while (map_cq_poll(cq->mcq, MAP_POLL_BATCH, MAP_POLL_ANY, entry_sink,
+			   cq) == MAP_POLL_BATCH)
 		;
 }
 

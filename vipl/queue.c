@@ -168,6 +168,7 @@ VIP_INLINE void complete_recv_sink(void *q, const struct map_completion *c)
 VIP_INLINE void progress_private(struct vip_queue *q, bool recv)
 {
 	while (map_cq_poll(q->cq, MAP_POLL_BATCH,
+			   recv ? MAP_POLL_RECVS : MAP_POLL_SENDS,
 			   recv ? complete_recv_sink : complete_send_sink,
 			   q) == MAP_POLL_BATCH)
 		;
