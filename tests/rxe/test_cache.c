@@ -104,3 +104,65 @@ Test(cache, a_cached_region_does_not_vouch_for_data_of_another_ptag)
 	free(obuf);
 	cr_expect_eq(vt_join(srv, 30), 0);
 }
+
+/*
+ * An inline-sized send after the queue cached its region, its data not
+ * in registered memory: a handle that names no region, or the cached
+ * region's handle on memory outside it. The fast path does not take it
+ * (the cache does not vouch for it), and inline data would bypass the
+ * device's check, so it is posted as a plain send: the device refuses
+ * the key or the range, and the send completes with a protection error.
+ */
+enum unregistered { BAD_HANDLE, OUTSIDE_ITS_REGION };
+
+static void inline_send_of_unregistered_memory(const char *disc,
+					       enum unregistered how)
+{
+	struct echo_args a = { .disc = disc, .count = 1,
+			       .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	pid_t srv = vt_spawn(echo_server, &a);
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY);
+	VIP_DESCRIPTOR *r, *s, *bad, *out;
+	struct vt_end e;
+	char *outside;
+
+	cr_assert_eq(vt_end_open(&e, 8192, &va), VIP_SUCCESS);
+	cr_assert_eq(posix_memalign((void **)&outside, 4096, 4096), 0);
+	memset(outside, 'u', 4096);
+	r = vt_desc(&e.m, 0);
+	vt_fill(r, &e.m, vt_data(&e.m), 4096);
+	cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(vt_request(e.nic, e.vi, NULL, disc), VIP_SUCCESS);
+	s = vt_desc(&e.m, 1);
+	vt_fill(s, &e.m, vt_data(&e.m) + 4096, 16);
+	cr_assert_eq(VipPostSend(e.vi, s, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	bad = vt_desc(&e.m, 2);
+	if (how == BAD_HANDLE) {
+		vt_fill(bad, &e.m, vt_data(&e.m) + 4096, 16);
+		bad->DS[0].Local.Handle = e.m.mh ^ 0x00ffff00;
+	} else {
+		vt_fill(bad, &e.m, outside, 16);
+	}
+	cr_assert_eq(VipPostSend(e.vi, bad, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out),
+		     VIP_DESCRIPTOR_ERROR);
+	cr_expect_eq(out, bad);
+	cr_expect_eq(bad->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
+					     VIP_STATUS_PROTECTION_ERROR,
+		     "status 0x%x", bad->CS.Status);
+	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
+	free(outside);
+	cr_expect_eq(vt_join(srv, 30), 0);
+}
+
+Test(cache, an_inline_send_under_a_handle_of_no_region_is_a_protection_error)
+{
+	inline_send_of_unregistered_memory("k-nokey", BAD_HANDLE);
+}
+
+Test(cache, an_inline_send_of_memory_outside_its_region_is_a_protection_error)
+{
+	inline_send_of_unregistered_memory("k-outside", OUTSIDE_ITS_REGION);
+}
