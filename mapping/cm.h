@@ -40,7 +40,8 @@ struct map_conn {
 	enum conn_state state;
 	bool dead; /* being destroyed: the thread must not touch it */
 	/* The connection broke or the peer left. Written under cm->lock,
-	 * read without it by map_conn_lost (on every receive post). */
+	 * read without it by map_conn_lost and, on every receive post,
+	 * map_conn_lost_now (hotpath.h). */
 	atomic_bool lost;
 	bool established; /* it was, even if it broke since */
 	int status; /* of the event that failed it */

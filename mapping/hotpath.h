@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "cm.h"
 #include "internal.h"
 
 #define MAP_POLL_BATCH 16
@@ -113,6 +114,12 @@ MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const struct map_send *s,
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
+/* map_conn_lost, inline: every receive post asks it. */
+MAP_INLINE bool map_conn_lost_now(struct map_conn *conn)
+{
+	return atomic_load(&conn->lost);
+}
+
 /* nseg: the count the caller checked (at most the QP's max_sge); each
  * segment is read once, into what the device gets, and *cap is what
  * those hold (the bound of the completion's length). */
@@ -125,11 +132,19 @@ MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	uint64_t total = 0;
 	unsigned int i;
 
-	for (i = 0; i < nseg; i++) {
-		sge[i].addr = ds[i].Local.Data.AddressBits;
-		sge[i].length = ds[i].Local.Length;
-		sge[i].lkey = ds[i].Local.Handle;
-		total += sge[i].length;
+	/* Programs receive into one segment nearly always: no loop then. */
+	if (__builtin_expect(nseg == 1, 1)) {
+		sge[0].addr = ds[0].Local.Data.AddressBits;
+		sge[0].length = ds[0].Local.Length;
+		sge[0].lkey = ds[0].Local.Handle;
+		total = sge[0].length;
+	} else {
+		for (i = 0; i < nseg; i++) {
+			sge[i].addr = ds[i].Local.Data.AddressBits;
+			sge[i].length = ds[i].Local.Length;
+			sge[i].lkey = ds[i].Local.Handle;
+			total += sge[i].length;
+		}
 	}
 	*cap = total;
 	/* iWARP's provider refuses a receive of no segments; one of no

@@ -180,7 +180,7 @@ VIP_INLINE void recv_flush_if_broken(struct vip_vi *vi, struct vip_queue *q)
 	if (__builtin_expect(atomic_load_explicit(&vi->state,
 						  memory_order_relaxed) ==
 					     VIP_STATE_ERROR ||
-				     (vi->conn && map_conn_lost(vi->conn)),
+				     (vi->conn && map_conn_lost_now(vi->conn)),
 			     0) &&
 	    !q->paused)
 		map_qp_flush(vi->qp);
