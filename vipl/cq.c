@@ -359,6 +359,17 @@ static struct vip_cq *cq_args(VIP_CQ_HANDLE h, VIP_VI_HANDLE *vi,
 	return NULL;
 }
 
+/* The program polls cq (the watcher only needs to see the count move: a
+ * plain store, no atomic read-modify-write on the poll path). */
+static void cq_polled(struct vip_cq *cq)
+{
+	atomic_store_explicit(&cq->polls,
+			      atomic_load_explicit(&cq->polls,
+						   memory_order_relaxed) +
+				      1,
+			      memory_order_relaxed);
+}
+
 VIP_RETURN VipCQDone(VIP_CQ_HANDLE CQHandle, VIP_VI_HANDLE *ViHandle,
 		     VIP_BOOLEAN *RecvQueue)
 {
@@ -366,6 +377,7 @@ VIP_RETURN VipCQDone(VIP_CQ_HANDLE CQHandle, VIP_VI_HANDLE *ViHandle,
 
 	if (!cq)
 		return VIP_INVALID_PARAMETER;
+	cq_polled(cq);
 	return vip_cq_done(cq, ViHandle, RecvQueue);
 }
 
@@ -399,6 +411,7 @@ VIP_RETURN VipCQWait(VIP_CQ_HANDLE CQHandle, VIP_ULONG Timeout,
 			*ViHandle = NULL;
 		return VIP_INVALID_PARAMETER;
 	}
+	cq_polled(cq);
 	ret = vip_wait(&cq->wake, cq->mcq, Timeout, attempt_cq_done, &a);
 	vip_handle_release(CQHandle);
 	return ret;

@@ -183,6 +183,9 @@ struct vip_cq {
 	uint32_t dev_entries; /* the verbs CQ's size */
 	bool overran; /* an entry was lost: report it (outside the lock) */
 	atomic_int users; /* work queues on it */
+	/* VipCQDone and VipCQWait calls (relaxed): the watcher leaves the
+	 * queues of a CQ the program polls to the program (progress.c). */
+	atomic_uint polls;
 	struct vip_notify notify;
 	struct vip_wake wake; /* for the threads in VipCQWait */
 };
@@ -226,6 +229,7 @@ struct vip_queue {
 	bool spun;
 	uint32_t seen_done;
 	uint32_t misses;
+	uint32_t seen_cq_polls; /* vcq->polls at the last look */
 	/* The region the last descriptor posted here lay in, checked then
 	 * (registered, the VI's ptag), and the NIC's mr_epoch at that time
 	 * (q->lock): programs keep their descriptors and buffers in a few

@@ -14,8 +14,9 @@
  *   armed and the thread sleeps on their completion channels, so their
  *   statuses appear about one wake-up after the completion. A spun queue
  *   the program polls itself again (the watcher keeps finding its work
- *   taken) is let go. Nothing of this is on the post or Done path; an
- *   idle NIC costs one wake-up per SWEEP_MS.
+ *   taken) is let go, and so is a queue on a VIPL CQ the program polls.
+ *   Nothing of this is on the post or Done path; an idle NIC costs one
+ *   wake-up per SWEEP_MS.
  * - VIPL_PROGRESS=1: poll every VI's queues all the time (a core while
  *   descriptors are outstanding), the lowest latency for spinners.
  *
@@ -92,6 +93,21 @@ static void look(struct vip_queue *q)
 {
 	uint32_t done = peek(&q->done);
 
+	/* A CQ the program polls (VipCQDone, VipCQWait) delivers its
+	 * queues' completions: the watcher would only contend for its lock
+	 * (and, its own polls finding work, never let the queues go). */
+	if (q->vcq) {
+		unsigned int polls = atomic_load_explicit(&q->vcq->polls,
+							  memory_order_relaxed);
+		bool polled = polls != q->seen_cq_polls;
+
+		q->seen_cq_polls = polls;
+		if (polled) {
+			q->spun = false;
+			q->seen_done = done;
+			return;
+		}
+	}
 	if (q->spun) {
 		if (done != q->seen_done && ++q->misses > SPUN_MISSES)
 			q->spun = false;

@@ -278,8 +278,15 @@ static int slow_acceptor(void *arg)
 	local = vt_addr(e.nic, "race");
 	post_recv(&e, 0);
 	while (connected < RACE_CONNECTIONS) {
-		VT_CHECK(VipConnectWait(e.nic, local, VT_TIMEOUT_MS, remote,
-					&ra, &conn) == VIP_SUCCESS);
+		rc = VipConnectWait(e.nic, local, VT_TIMEOUT_MS, remote, &ra,
+				    &conn);
+		if (rc != VIP_SUCCESS) {
+			fprintf(stderr,
+				"slow_acceptor: VipConnectWait: %d, after %d "
+				"accepted and %d too late\n",
+				rc, connected, late);
+			return 1;
+		}
 		usleep((rand_r(&seed) % (2 * RACE_TIMEOUT_MS)) * 1000);
 		rc = VipConnectAccept(conn, e.vi);
 		if (rc == VIP_TIMEOUT) {
