@@ -58,6 +58,12 @@ int map_cq_create(struct map_dev *dev, int entries, struct map_cq **out)
 	if (fcntl(cq->channel->fd, F_SETFL,
 		  fcntl(cq->channel->fd, F_GETFL) | O_NONBLOCK))
 		goto err_channel;
+	cq->dev = dev;
+	cq->iwarp = dev->iwarp;
+	/* iWARP: an RDMA write with immediate data is two work requests,
+	 * and both complete when flushed (iwarp.c). */
+	if (dev->iwarp)
+		entries *= 2;
 	cq->cq = ibv_create_cq(dev->ctx, entries, cq, cq->channel, 0);
 	if (!cq->cq)
 		goto err_channel;
@@ -90,6 +96,8 @@ int map_cq_destroy(struct map_cq *cq)
 
 int map_cq_resize(struct map_cq *cq, int entries)
 {
+	if (cq->iwarp)
+		entries *= 2; /* as map_cq_create */
 	return ibv_resize_cq(cq->cq, entries);
 }
 

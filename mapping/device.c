@@ -208,7 +208,9 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 	dev->port = port;
 	dev->gid_index = sel->gid_index;
 	dev->ip_version = sel->ip_version;
+	dev->iwarp = dev->ctx->device->transport_type == IBV_TRANSPORT_IWARP;
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->iw_lock, NULL);
 	*out = dev;
 	return 0;
 }
@@ -284,6 +286,7 @@ void map_dev_close(struct map_dev *dev)
 	map_dev_unwatch(dev);
 	map_cm_stop(dev);
 	pthread_mutex_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->iw_lock);
 	rdma_free_devices(dev->list);
 	free(dev);
 }
@@ -368,6 +371,12 @@ int map_dev_query(struct map_dev *dev, struct map_dev_attr *attr)
 	attr->max_qp = da.max_qp;
 	attr->max_qp_wr = da.max_qp_wr;
 	attr->max_sge = da.max_sge;
+	/* iWARP: a segment of each message, and a send queue entry of each
+	 * RDMA write with immediate data, are ours (iwarp.c). */
+	if (dev->iwarp) {
+		attr->max_qp_wr = da.max_qp_wr / 2;
+		attr->max_sge = da.max_sge > 1 ? da.max_sge - 1 : 0;
+	}
 	attr->max_cq = da.max_cq;
 	attr->max_cqe = da.max_cqe;
 	attr->max_pd = da.max_pd;

@@ -49,6 +49,8 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 	uint16_t control = s->control;
 	int imm = control & VIP_CONTROL_IMMEDIATE;
 
+	if (qp->iw)
+		return map_iw_post_send(qp, s, cookie, inline_data);
 	/* Only the fields an RC/UC post reads (no memset: this is the hot
 	 * path, and wr is 100-odd bytes). */
 	wr.wr_id = (uintptr_t)cookie;
@@ -83,9 +85,17 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
+/* Whether qp takes map_qp_post_plain and map_qp_post_recv_plain: not on
+ * iWARP, whose messages carry our header (iwarp.c). */
+MAP_INLINE bool map_qp_plain_ok(const struct map_qp *qp)
+{
+	return !qp->iw;
+}
+
 /*
- * The common send, for the VIPL layer's fast path: a send of at most one
- * segment or an RDMA write of one (the caller checked which), no fence.
+ * The common send, for the VIPL layer's fast path (map_qp_plain_ok): a
+ * send of at most one segment or an RDMA write of one (the caller checked
+ * which), no fence.
  * The verbs opcodes of these four are 0 to 3: write, write with
  * immediate data, send, send with immediate data.
  */
@@ -122,9 +132,12 @@ MAP_INLINE bool map_conn_lost_now(struct map_conn *conn)
 
 /* nseg: the count the caller checked (at most the QP's max_sge); each
  * segment is read once, into what the device gets, and *cap is what
- * those hold (the bound of the completion's length). */
-MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
-				unsigned int nseg, void *cookie, uint64_t *cap)
+ * those hold (the bound of the completion's length). For the VIPL layer's
+ * fast path (map_qp_plain_ok); map_qp_post_recv takes any QP. */
+MAP_INLINE int map_qp_post_recv_plain(struct map_qp *qp,
+				      const VIP_DESCRIPTOR *desc,
+				      unsigned int nseg, void *cookie,
+				      uint64_t *cap)
 {
 	const VIP_DESCRIPTOR_SEGMENT *ds = map_desc_segs(desc);
 	struct ibv_sge sge[MAP_MAX_SGE];
@@ -147,20 +160,19 @@ MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 		}
 	}
 	*cap = total;
-	/* iWARP's provider refuses a receive of no segments; one of no
-	 * bytes takes the same messages (none but empty ones: the device
-	 * looks at a segment's key only to place bytes in it). */
-	if (__builtin_expect(!nseg, 0) && map_dev_is_iwarp(qp->dev)) {
-		sge[0].addr = 0;
-		sge[0].length = 0;
-		sge[0].lkey = 0;
-		nseg = 1;
-	}
 	wr.wr_id = (uintptr_t)cookie;
 	wr.next = NULL;
 	wr.sg_list = sge;
 	wr.num_sge = (int)nseg;
 	return ibv_post_recv(qp->qp, &wr, &bad);
+}
+
+MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+				unsigned int nseg, void *cookie, uint64_t *cap)
+{
+	if (qp->iw)
+		return map_iw_post_recv(qp, desc, nseg, cookie, cap);
+	return map_qp_post_recv_plain(qp, desc, nseg, cookie, cap);
 }
 
 /* What a CQ polled by map_cq_poll can hold: a queue's CQ of its own holds
@@ -186,6 +198,8 @@ MAP_INLINE int map_cq_poll(struct map_cq *cq, int max,
 	struct ibv_wc wc[MAP_POLL_BATCH];
 	int i, n;
 
+	if (__builtin_expect(cq->iwarp, 0))
+		return map_iw_cq_poll(cq, max, sink, arg);
 	if (max > MAP_POLL_BATCH)
 		max = MAP_POLL_BATCH;
 	n = ibv_poll_cq(cq->cq, max, wc);

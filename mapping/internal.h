@@ -12,7 +12,12 @@
 /* Scatter/gather entries a post builds on its stack (hotpath.h). */
 #define MAP_MAX_SGE 64
 
+/* iWARP's QPs by number (iwarp.c), for their receives' headers. */
+#define MAP_IW_BUCKETS 64
+
 struct map_cm; /* cm.c: the connection manager thread and its state */
+struct map_iw; /* iwarp.c: a QP's header slots, on a device without
+		* immediate data */
 struct map_watch; /* events.c: the async event thread */
 
 struct map_dev {
@@ -26,6 +31,9 @@ struct map_dev {
 	pthread_mutex_t lock; /* guards cm creation */
 	struct map_cm *cm;
 	struct map_watch *watch;
+	bool iwarp; /* no immediate data: iwarp.c's headers */
+	pthread_mutex_t iw_lock; /* iw_table */
+	struct map_iw *iw_table[MAP_IW_BUCKETS];
 };
 
 struct map_pd {
@@ -40,6 +48,8 @@ struct map_mr {
 
 struct map_cq {
 	struct ibv_cq *cq;
+	struct map_dev *dev;
+	bool iwarp; /* its completions are iwarp.c's to translate */
 	struct ibv_comp_channel *channel;
 	atomic_uint unacked; /* CQ events not yet acknowledged */
 };
@@ -50,6 +60,19 @@ struct map_qp {
 	int access; /* IBV_ACCESS_* the QP was initialised with */
 	uint32_t max_inline;
 	bool left_init; /* moved towards RTR since its last reset */
+	struct map_iw *iw; /* on iWARP: the headers' slots, else NULL */
+};
+
+struct map_iw {
+	struct map_iw *next; /* in its device's iw_table */
+	struct map_dev *dev;
+	uint32_t qp_num;
+	struct ibv_mr *mr; /* over mem: the slots */
+	void *mem;
+	struct map_iw_hdr *send, *recv;
+	uint32_t send_mask, recv_mask;
+	/* The next slot to use: under the VIPL queue's lock, as posts are. */
+	uint32_t send_next, recv_next;
 };
 
 /* fork.c: fork() safety for registered memory, before any other verbs
@@ -60,5 +83,20 @@ int map_fork_prepare(void);
 void map_cm_stop(struct map_dev *dev);
 /* qp.c: move qp to RTR then RTS with the attributes rdma_cm computed. */
 int map_qp_connect(struct map_qp *qp, struct rdma_cm_id *id);
+/* iwarp.c: slots for qp's headers (send_wr and recv_wr: its queues'
+ * depths), registered in pd; freed, after the QP, by map_iw_detach. The
+ * posts and the poll are hotpath.h's on such a QP or CQ. */
+int map_iw_attach(struct map_qp *qp, struct map_pd *pd, uint32_t send_wr,
+		  uint32_t recv_wr);
+void map_iw_detach(struct map_iw *iw);
+struct map_send;
+struct map_completion;
+int map_iw_post_send(struct map_qp *qp, const struct map_send *s, void *cookie,
+		     bool inline_data);
+int map_iw_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
+		     unsigned int nseg, void *cookie, uint64_t *cap);
+int map_iw_cq_poll(struct map_cq *cq, int max,
+		   void (*sink)(void *arg, const struct map_completion *c),
+		   void *arg);
 
 #endif

@@ -57,7 +57,9 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 			.max_recv_sge = cfg->max_sge,
 		},
 	};
+	static const uint32_t inline_sizes[] = { MAX_INLINE, 80, 64, 0 };
 	struct map_qp *qp;
+	size_t i;
 	int err;
 
 	/* iWARP has RC only: an unreliable VI runs reliably there, which
@@ -68,6 +70,13 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 			       : IBV_QPT_RC;
 	if (cfg->max_sge > MAP_MAX_SGE)
 		return EINVAL;
+	/* iWARP: our header is a segment of each message, and an RDMA write
+	 * with immediate data two work requests (iwarp.c). */
+	if (pd->dev->iwarp) {
+		init.cap.max_send_wr *= 2;
+		init.cap.max_send_sge++;
+		init.cap.max_recv_sge++;
+	}
 	qp = calloc(1, sizeof(*qp));
 	if (!qp)
 		return ENOMEM;
@@ -77,12 +86,13 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		qp->access |= IBV_ACCESS_REMOTE_WRITE;
 	if (cfg->rdma_read)
 		qp->access |= IBV_ACCESS_REMOTE_READ;
-	init.cap.max_inline_data = MAX_INLINE;
-	qp->qp = ibv_create_qp(pd->pd, &init);
-	if (!qp->qp) {
-		/* A device without inline support refuses the request. */
-		init.cap.max_inline_data = 0;
+	/* A device refuses more inline data than it takes (siw: 80 bytes),
+	 * or any: ask for less. */
+	for (i = 0; i < sizeof(inline_sizes) / sizeof(inline_sizes[0]); i++) {
+		init.cap.max_inline_data = inline_sizes[i];
 		qp->qp = ibv_create_qp(pd->pd, &init);
+		if (qp->qp)
+			break;
 	}
 	if (!qp->qp) {
 		err = errno ? errno : ENOMEM;
@@ -90,9 +100,15 @@ int map_qp_create(struct map_pd *pd, struct map_cq *send_cq,
 		return err;
 	}
 	qp->max_inline = init.cap.max_inline_data;
-	err = to_init(qp);
+	err = pd->dev->iwarp ? map_iw_attach(qp, pd, init.cap.max_send_wr,
+					     init.cap.max_recv_wr)
+			     : 0;
+	if (!err)
+		err = to_init(qp);
 	if (err) {
 		ibv_destroy_qp(qp->qp);
+		if (qp->iw)
+			map_iw_detach(qp->iw);
 		free(qp);
 		return err;
 	}
@@ -106,6 +122,8 @@ int map_qp_destroy(struct map_qp *qp)
 
 	if (ret)
 		return ret;
+	if (qp->iw)
+		map_iw_detach(qp->iw);
 	free(qp);
 	return 0;
 }
@@ -223,6 +241,9 @@ uint32_t map_qp_num(const struct map_qp *qp)
 
 uint32_t map_qp_max_inline(const struct map_qp *qp)
 {
+	/* iWARP: our header goes inline with the program's data. */
+	if (qp->iw)
+		return qp->max_inline > 8 ? qp->max_inline - 8 : 0;
 	return qp->max_inline;
 }
 

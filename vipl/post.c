@@ -239,8 +239,10 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		vip_spin_unlock(&q->lock);
 		return VIP_SUCCESS;
 	}
-	/* Not while paused: the fast path would use the cache. */
-	cache_region(q, mr, epoch);
+	/* Not while paused: the fast path would use the cache. Nor where
+	 * the device's posts need more than the fast path's (iWARP). */
+	if (map_qp_plain_ok(vi->qp))
+		cache_region(q, mr, epoch);
 	err = q->recv ? map_qp_post_recv(vi->qp, d, p.nseg, q,
 					 &q->posted[slot].cap)
 		      : map_qp_post_send(vi->qp, s, q, inline_data);
@@ -503,7 +505,7 @@ VIP_RETURN VipPostRecv(VIP_VI_HANDLE ViHandle, VIP_DESCRIPTOR *d,
 		/* A receive's control is no operation (checked): a completion
 		 * looks only at its segments. */
 		q->posted[slot].nseg = (uint16_t)nseg;
-		ret = posted(q, map_qp_post_recv(vi->qp, d, nseg, q,
+		ret = posted(q, map_qp_post_recv_plain(vi->qp, d, nseg, q,
 						 &q->posted[slot].cap));
 		if (ret == VIP_SUCCESS)
 			recv_flush_if_broken(vi, q);
