@@ -4,6 +4,7 @@
  * peer allowed to RDMA-write it may change any field. Posting and
  * completing must read only what the post checked.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -225,8 +226,13 @@ static void *flip(void *arg)
 	return NULL;
 }
 
-/* An unreliable peer: sends to it need no receive (UC drops them). It
- * stays connected until the test closes the pipe. */
+/* A peer that keeps receives posted, reposting each as it completes,
+ * until the test closes the pipe. Over RoCE the VI is unreliable (UC) and
+ * would drop what found none; iWARP has no UC, and there a send that
+ * finds no receive ends the connection, so the receives must be there. */
+#define SINK_RECVS 32
+#define SINK_LEN 4096
+
 struct sink_args {
 	const char *disc;
 	int fd[2];
@@ -236,19 +242,28 @@ static int sink(void *arg)
 {
 	struct sink_args *a = arg;
 	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_UNRELIABLE);
-	VIP_NIC_HANDLE nic = vt_open_nic();
-	VIP_VI_HANDLE vi;
+	struct pollfd pfd = { .events = POLLIN };
+	VIP_DESCRIPTOR *d;
+	struct vt_end e;
 	char c;
+	int i;
 
 	close(a->fd[1]);
-	VT_CHECK(nic);
-	VT_CHECK(VipCreateVi(nic, &va, NULL, NULL, &vi) == VIP_SUCCESS);
-	VT_CHECK(vt_accept(nic, a->disc, vi) == VIP_SUCCESS);
-	while (read(a->fd[0], &c, 1) > 0)
-		;
-	VipDisconnect(vi);
-	VipDestroyVi(vi);
-	VipCloseNic(nic);
+	pfd.fd = a->fd[0];
+	VT_CHECK(vt_end_open(&e, SINK_RECVS * SINK_LEN, &va) == VIP_SUCCESS);
+	for (i = 0; i < SINK_RECVS; i++) {
+		d = vt_desc(&e.m, i);
+		vt_fill(d, &e.m, vt_data(&e.m) + i * SINK_LEN, SINK_LEN);
+		VT_CHECK(VipPostRecv(e.vi, d, e.m.mh) == VIP_SUCCESS);
+	}
+	VT_CHECK(vt_accept(e.nic, a->disc, e.vi) == VIP_SUCCESS);
+	for (;;) {
+		while (VipRecvDone(e.vi, &d) == VIP_SUCCESS)
+			VT_CHECK(VipPostRecv(e.vi, d, e.m.mh) == VIP_SUCCESS);
+		if (poll(&pfd, 1, 1) > 0 && read(a->fd[0], &c, 1) <= 0)
+			break;
+	}
+	VT_CHECK(vt_end_close(&e) == VIP_SUCCESS);
 	return 0;
 }
 
