@@ -46,12 +46,14 @@ tests/man/check.sh build build/man-check
 step "two hosts: connection cases across two guests"
 tests/harness/two-host-conn.sh
 
-# iWARP (issue 13, under way): what already runs over Soft-iWARP; the
-# whole suite over siw is not there yet (immediate data, zero-segment
-# receives, the device's limits). One boot, its own.
-step "over siw: the data tests"
-tests/harness/rxe-run --transport siw --timeout 600 -- \
-	build/tests/vipl_tests --jobs 1 --filter 'data/*'
+# iWARP (issue 13, under way): the tests of the data path, immediate
+# data, errors, hostile peers and the examples, over Soft-iWARP. What
+# differs there skips, saying why; the connection-timing tests do not pass
+# over siw yet (porting.md). One boot, its own.
+step "over siw: the data path, RDMA, errors, hostile peers, examples"
+tests/harness/rxe-run --transport siw --timeout 900 -- \
+	build/tests/vipl_tests --jobs 1 \
+	--filter '@(data|rdma|recv_length|compat|examples|hostile|errors|cache)/*'
 
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin

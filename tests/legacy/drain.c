@@ -382,6 +382,7 @@ Test(legacy, a_send_with_a_wrong_memory_handle_comes_back_as_descriptor_error,
 Test(legacy, an_rdma_write_to_a_bad_remote_handle_comes_back_as_descriptor_error,
      .timeout = 90)
 {
+	VT_SKIP_ON_IWARP(VT_IWARP_TCP_COMPLETES);
 	pid_t peer = vt_spawn(idle_peer, "l-drain-rprot");
 	VIP_DESCRIPTOR *w, *d;
 	struct vt_end e;

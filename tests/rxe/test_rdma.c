@@ -266,6 +266,7 @@ Test(rdma, read_fetches_the_peer_region)
 
 Test(rdma, write_to_a_region_without_rdma_write_is_a_protection_error)
 {
+	VT_SKIP_ON_IWARP(VT_IWARP_TCP_COMPLETES);
 	struct target_args a = { .disc = "r-prot", .mem_write = VIP_FALSE,
 				 .vi_write = VIP_TRUE, .expect_broken = 1 };
 	struct initiator in;

@@ -53,6 +53,12 @@ int vt_iwarp(void);
 			cr_skip_test("over iWARP (siw): %s", why);             \
 	} while (0)
 
+/* Why a test of an error the peer finds skips over iWARP. */
+#define VT_IWARP_TCP_COMPLETES                                                 \
+	"a send completes once TCP has it, so an error at the peer ends the "  \
+	"connection instead of coming back in the send's CS.Status "           \
+	"(porting.md)"
+
 /* Segment i of d, past the two VIP_DESCRIPTOR declares (see mapping.h). */
 static inline VIP_DATA_SEGMENT *vt_seg(VIP_DESCRIPTOR *d, int i)
 {
