@@ -49,6 +49,21 @@ Test(cache, a_deregistered_region_no_longer_takes_descriptors)
 	free(base);
 }
 
+/* Posts bad, which the device must refuse: it completes, first, with a
+ * protection error. */
+static void sent_with_a_protection_error(struct vt_end *e, VIP_DESCRIPTOR *bad)
+{
+	VIP_DESCRIPTOR *out;
+
+	cr_assert_eq(VipPostSend(e->vi, bad, e->m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(e->vi, VT_TIMEOUT_MS, &out),
+		     VIP_DESCRIPTOR_ERROR);
+	cr_expect_eq(out, bad);
+	cr_expect_eq(bad->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
+					     VIP_STATUS_PROTECTION_ERROR,
+		     "status 0x%x", bad->CS.Status);
+}
+
 /*
  * A send small enough to go inline, its descriptor in the region the
  * queue cached, its data in memory of another ptag: the device never
@@ -91,13 +106,7 @@ Test(cache, a_cached_region_does_not_vouch_for_data_of_another_ptag)
 	bad = vt_desc(&e.m, 2);
 	vt_fill(bad, &e.m, obuf, 64);
 	bad->DS[0].Local.Handle = omh;
-	cr_assert_eq(VipPostSend(e.vi, bad, e.m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out),
-		     VIP_DESCRIPTOR_ERROR);
-	cr_expect_eq(out, bad);
-	cr_expect_eq(bad->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
-					     VIP_STATUS_PROTECTION_ERROR,
-		     "status 0x%x", bad->CS.Status);
+	sent_with_a_protection_error(&e, bad);
 	cr_expect_eq(VipDeregisterMem(e.nic, obuf, omh), VIP_SUCCESS);
 	cr_expect_eq(VipDestroyPtag(e.nic, pt), VIP_SUCCESS);
 	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
@@ -145,13 +154,7 @@ static void inline_send_of_unregistered_memory(const char *disc,
 	} else {
 		vt_fill(bad, &e.m, outside, 16);
 	}
-	cr_assert_eq(VipPostSend(e.vi, bad, e.m.mh), VIP_SUCCESS);
-	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out),
-		     VIP_DESCRIPTOR_ERROR);
-	cr_expect_eq(out, bad);
-	cr_expect_eq(bad->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND |
-					     VIP_STATUS_PROTECTION_ERROR,
-		     "status 0x%x", bad->CS.Status);
+	sent_with_a_protection_error(&e, bad);
 	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
 	free(outside);
 	cr_expect_eq(vt_join(srv, 30), 0);
