@@ -227,9 +227,8 @@ static void *flip(void *arg)
 }
 
 /* A peer that keeps receives posted, reposting each as it completes,
- * until the test closes the pipe. Over RoCE the VI is unreliable (UC) and
- * would drop what found none; iWARP has no UC, and there a send that
- * finds no receive ends the connection, so the receives must be there. */
+ * until the test closes the pipe. The VI is unreliable (UC): what finds
+ * no receive is dropped, so the sender never waits for the peer. */
 #define SINK_RECVS 32
 #define SINK_LEN 4096
 
@@ -283,6 +282,13 @@ static void flip_while_posting(const char *disc, uint32_t len)
 	pid_t peer;
 	int i, sent = 0, refused = 0;
 
+	/* CI, over siw: once in a run the peer fell more than its receives
+	 * behind and the connection ended (the sends complete as TCP takes
+	 * them, so nothing paces the sender). */
+	VT_SKIP_ON_IWARP("iWARP has no UC, and a peer that keeps receives "
+			 "posted falls behind a sender whose sends complete "
+			 "once TCP has them: a send then finds none and the "
+			 "connection ends");
 	cr_assert_eq(pipe(a.fd), 0);
 	peer = vt_spawn(sink, &a);
 	close(a.fd[0]);
