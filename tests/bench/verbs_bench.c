@@ -635,7 +635,7 @@ int main(int argc, char **argv)
 		twin_qp_init(ep.qp, QP_ACCESS);
 	}
 	if (!o.server)
-		bench_csv_header();
+		bench_header(&o);
 	if (o.test == T_CONN) {
 		conn_cycles(&ep);
 		teardown(&ep);

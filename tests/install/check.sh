@@ -28,13 +28,16 @@ others=$(nm -D --defined-only "$libdir/libvipl.so.1" |
 	awk '$2 ~ /^[TDBR]$/ && $3 !~ /^Vip/ { print $3 }')
 [ -z "$others" ] || fail "exports more than Vip*: $others"
 
-# The tool: installed to bin, runs, and finds the libvipl installed beside it.
-info=$stage/bin/vipl_info
-[ -x "$info" ] || fail "vipl_info was not installed in $stage/bin"
-"$info" -h >/dev/null || fail "installed vipl_info -h failed"
-used=$(ldd "$info" | awk '$1 == "libvipl.so.1" { print $3 }')
-[ -n "$used" ] && [ "$(realpath "$used")" = "$(realpath "$libdir/libvipl.so.1")" ] ||
-	fail "installed vipl_info uses '$used', not $libdir/libvipl.so.1"
+# The tools: installed to bin, run, and find the libvipl installed beside
+# them.
+for tool in vipl_info vipl_send_lat vipl_write_lat vipl_send_bw vipl_write_bw; do
+	bin=$stage/bin/$tool
+	[ -x "$bin" ] || fail "$tool was not installed in $stage/bin"
+	"$bin" -h >/dev/null || fail "installed $tool -h failed"
+	used=$(ldd "$bin" | awk '$1 == "libvipl.so.1" { print $3 }')
+	[ -n "$used" ] && [ "$(realpath "$used")" = "$(realpath "$libdir/libvipl.so.1")" ] ||
+		fail "installed $tool uses '$used', not $libdir/libvipl.so.1"
+done
 
 cmake -S "$here" -B "$out/cmake-build" -DCMAKE_PREFIX_PATH="$stage" \
 	-DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -51,4 +54,4 @@ cc -Wall -Wextra -Werror -o "$out/bin/consumer_pkgconfig_static" \
 	"$here/consumer.c" -static-libgcc \
 	$(pkg-config --cflags --static --libs vipl | sed 's/-lvipl/-l:libvipl.a/')
 echo "install check: header, libraries, pkg-config and CMake package in place;" \
-	"soname $soname; only Vip* exported; vipl_info in bin; 4 consumers built"
+	"soname $soname; only Vip* exported; 5 tools in bin; 4 consumers built"

@@ -72,7 +72,10 @@ as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 # What the packages put where a user looks for it.
 [[ -x /usr/bin/vipl_info ]] || fail "vipl-utils did not install vipl_info"
 /usr/bin/vipl_info -h >/dev/null || fail "the packaged vipl_info -h failed"
-for page in vipl_info.1 vipl.7 VipOpenNic.3 VipPostSend.3; do
+for tool in vipl_send_lat vipl_write_lat vipl_send_bw vipl_write_bw; do
+	/usr/bin/$tool -h >/dev/null || fail "the packaged $tool -h failed"
+done
+for page in vipl_info.1 vipl_send_lat.1 vipl_write_bw.1 vipl.7 VipOpenNic.3 VipPostSend.3; do
 	man -w "${page%.*}" >/dev/null 2>&1 || fail "man cannot find ${page%.*}"
 done
 dpkg -L libvipl1 | grep -q 'libvipl\.so\.1$' || fail "libvipl1 has no libvipl.so.1"

@@ -10,140 +10,24 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <criterion/criterion.h>
 
+#include "procs.h"
 #include "util.h"
 
 TestSuite(examples, .timeout = 120);
 
-#define JOIN_S 90
-#define MAX_ARGS 24
-
-struct proc {
-	pid_t pid;
-	char out[PATH_MAX], err[PATH_MAX]; /* temporary: stdout, stderr */
-};
-
-/* dir/prog, where dir is $VIPL_EXAMPLES_DIR or the runner's ../examples;
- * returns whether the directory was given. */
-static int example_path(char *path, size_t len, const char *prog)
+/* Runs the example prog with the NULL-terminated args. */
+static void start(struct vt_proc *p, const char *prog,
+		  const char *const *args)
 {
-	const char *env = getenv("VIPL_EXAMPLES_DIR");
-	char self[PATH_MAX];
-	ssize_t n;
-	char *slash;
-	int w;
-
-	if (env && *env) {
-		w = snprintf(path, len, "%s/%s", env, prog);
-	} else {
-		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		cr_assert_gt(n, 0, "cannot find the test runner");
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		cr_assert_not_null(slash);
-		*slash = '\0';
-		w = snprintf(path, len, "%s/../examples/%s", self, prog);
-	}
-	cr_assert_lt(w, (int)len, "path too long");
-	return env && *env;
-}
-
-/* The device's address as text: $VIPL_TEST_ADDR, else the NIC's own. */
-static void device_addr(char *addr, size_t len)
-{
-	const char *env = getenv("VIPL_TEST_ADDR");
-	VIP_NIC_HANDLE nic;
-	VIP_NIC_ATTRIBUTES na;
-	int af;
-
-	if (env && *env) {
-		cr_assert_lt(snprintf(addr, len, "%s", env), (int)len);
-		return;
-	}
-	nic = vt_open_nic();
-	cr_assert_not_null(nic);
-	cr_assert_eq(VipQueryNic(nic, &na), VIP_SUCCESS);
-	af = na.NicAddressLen == 16 ? AF_INET6 : AF_INET;
-	cr_assert_not_null(inet_ntop(af, na.LocalNicAddress, addr, len));
-	VipCloseNic(nic);
-}
-
-static void temp_file(char *path, size_t len, const char *what)
-{
-	const char *tmp = getenv("TMPDIR");
-	int fd;
-
-	cr_assert_lt(snprintf(path, len, "%s/vipl-%s-XXXXXX",
-			      tmp && *tmp ? tmp : "/tmp", what),
-		     (int)len);
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0, "mkstemp %s", path);
-	close(fd);
-}
-
-/* Runs dir/prog with the NULL-terminated args, its output to files. */
-static void start(struct proc *p, const char *prog, const char *const *args)
-{
-	const char *argv[MAX_ARGS];
 	char path[PATH_MAX];
-	int i;
 
-	if (!example_path(path, sizeof(path), prog) && access(path, X_OK))
-		cr_skip_test("%s not built (set VIPL_EXAMPLES_DIR)", path);
-	cr_assert_eq(access(path, X_OK), 0, "no example at %s", path);
-	argv[0] = path;
-	for (i = 0; args[i] && i < MAX_ARGS - 2; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	temp_file(p->out, sizeof(p->out), "out");
-	temp_file(p->err, sizeof(p->err), "err");
-	fflush(NULL);
-	p->pid = fork();
-	cr_assert_geq(p->pid, 0);
-	if (p->pid == 0) {
-		/* Nothing outlives a test that timed out. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!freopen(p->out, "w", stdout) ||
-		    !freopen(p->err, "w", stderr))
-			_exit(126);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-}
-
-/* The whole of a file, NUL-terminated; free() it. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = calloc(1, 1 << 16);
-	size_t n = 0;
-
-	cr_assert(f && buf);
-	n = fread(buf, 1, (1 << 16) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	unlink(path);
-	return buf;
-}
-
-/* Waits for the process; returns its exit status and takes its output
- * (stderr is shown in the log when the status is not 0). */
-static int finish(struct proc *p, const char *name, char **out)
-{
-	int status = vt_join(p->pid, JOIN_S);
-	char *err = slurp(p->err);
-
-	*out = slurp(p->out);
-	if (status)
-		cr_log_error("%s exited %d; stdout:\n%s\nstderr:\n%s", name,
-			     status, *out, err);
-	free(err);
-	return status;
+	vt_prog_path(path, sizeof(path), "VIPL_EXAMPLES_DIR", "../examples",
+		     prog);
+	vt_proc_start(p, path, args);
 }
 
 /* rdma_bw's lines: " bytes iterations MB/s msg/s"; the rest start '#'. */
@@ -182,13 +66,13 @@ static void run_rdma_bw(const char *disc, const char *min, const char *max,
 				 event ? "-e" : NULL, NULL };
 	unsigned long lo = strtoul(min, NULL, 0), hi = strtoul(max, NULL, 0);
 	unsigned int sizes = 0;
-	struct proc s, c;
+	struct vt_proc s, c;
 
-	device_addr(addr, sizeof(addr));
+	vt_device_addr(addr, sizeof(addr));
 	start(&s, "rdma_bw", server);
 	start(&c, "rdma_bw", client);
-	cr_expect_eq(finish(&c, "rdma_bw client", &cout), 0);
-	cr_expect_eq(finish(&s, "rdma_bw server", &sout), 0);
+	cr_expect_eq(vt_proc_finish(&c, "rdma_bw client", &cout), 0);
+	cr_expect_eq(vt_proc_finish(&s, "rdma_bw server", &sout), 0);
 	expect_bw_lines(cout, lo, hi, strtoul(iters, NULL, 0));
 	for (; lo <= hi; lo *= 2)
 		sizes++;
@@ -216,20 +100,20 @@ Test(examples, cq_server_echoes_for_every_client_through_one_cq)
 				 "t-cq_server", NULL };
 	const char *client[] = { "-c", addr, "-n", "10", "-l", "100", "-x",
 				 "t-cq_server", NULL };
-	struct proc s, c[CLIENTS];
+	struct vt_proc s, c[CLIENTS];
 	double min, typ, avg;
 	unsigned long bytes;
 	unsigned int iters;
 	char *line, *save;
 	int i, found;
 
-	device_addr(addr, sizeof(addr));
+	vt_device_addr(addr, sizeof(addr));
 	snprintf(n, sizeof(n), "%d", CLIENTS);
 	start(&s, "cq_server", server);
 	for (i = 0; i < CLIENTS; i++)
 		start(&c[i], "cq_server", client);
 	for (i = 0; i < CLIENTS; i++) {
-		cr_expect_eq(finish(&c[i], "cq_server client", &out), 0);
+		cr_expect_eq(vt_proc_finish(&c[i], "cq_server client", &out), 0);
 		found = 0;
 		for (line = strtok_r(out, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save)) {
@@ -244,7 +128,7 @@ Test(examples, cq_server_echoes_for_every_client_through_one_cq)
 		cr_expect_eq(found, 1, "client %d: no latency line", i);
 		free(out);
 	}
-	cr_expect_eq(finish(&s, "cq_server", &out), 0);
+	cr_expect_eq(vt_proc_finish(&s, "cq_server", &out), 0);
 	snprintf(want, sizeof(want), "served %d clients, %d requests", CLIENTS,
 		 CLIENTS * 10);
 	cr_expect_not_null(strstr(out, want), "server said: %s", out);
@@ -256,10 +140,10 @@ Test(examples, peer_builds_a_full_mesh_of_four_processes)
 	enum { RANKS = 4 };
 	char addr[INET6_ADDRSTRLEN], rank[RANKS][8], want[64], *out;
 	const char *args[RANKS][7];
-	struct proc p[RANKS];
+	struct vt_proc p[RANKS];
 	int i;
 
-	device_addr(addr, sizeof(addr));
+	vt_device_addr(addr, sizeof(addr));
 	for (i = 0; i < RANKS; i++) {
 		snprintf(rank[i], sizeof(rank[i]), "%d", i);
 		args[i][0] = "-r";
@@ -272,7 +156,7 @@ Test(examples, peer_builds_a_full_mesh_of_four_processes)
 		start(&p[i], "peer", args[i]);
 	}
 	for (i = 0; i < RANKS; i++) {
-		cr_expect_eq(finish(&p[i], "peer", &out), 0);
+		cr_expect_eq(vt_proc_finish(&p[i], "peer", &out), 0);
 		snprintf(want, sizeof(want),
 			 "rank %d: connected to %d peers, every message checked",
 			 i, RANKS - 1);

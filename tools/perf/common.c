@@ -1,5 +1,7 @@
-/* common.c - options, schedule, statistics and output of the benchmarks. */
+/* common.c - options, schedule, statistics and output of the benchmarks
+ * and the perftest-style tools (common.h). */
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +22,15 @@ const char *bench_test_name(enum bench_test t)
 	return test_names[t];
 }
 
+/* Who speaks in bench_die's lines: the program's label. */
+static const char *speaker = "bench";
+
 void bench_die(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fprintf(stderr, "bench: ");
+	fprintf(stderr, "%s: ", speaker);
 	vfprintf(stderr, fmt, ap);
 	fprintf(stderr, "\n");
 	va_end(ap);
@@ -57,12 +62,19 @@ void bench_mem_kib(long *vsz, long *rss)
 	fclose(f);
 }
 
+void bench_set_speaker(const char *prog)
+{
+	speaker = prog;
+}
+
 static void on_alarm(int sig)
 {
-	static const char msg[] = "bench: no progress, giving up\n";
+	static const char msg[] = ": no progress, giving up\n";
 
 	(void)sig;
-	if (write(2, msg, sizeof(msg) - 1) < 0)
+	/* write(2) alone: a signal handler may not call stdio. */
+	if (write(2, speaker, strlen(speaker)) < 0 ||
+	    write(2, msg, sizeof(msg) - 1) < 0)
 		_exit(3);
 	_exit(3);
 }
@@ -96,6 +108,7 @@ void bench_parse(struct bench_opts *o, int argc, char **argv,
 
 	memset(o, 0, sizeof(*o));
 	o->impl = prog;
+	speaker = prog;
 	o->test = (enum bench_test)-1;
 	o->min_size = 1;
 	o->max_size = 1 << 20;
@@ -173,10 +186,19 @@ unsigned long bench_warmup(const struct bench_opts *o, unsigned long size)
 	return n < o->warmup ? n : o->warmup;
 }
 
-void bench_csv_header(void)
+void bench_header(const struct bench_opts *o)
 {
-	printf("impl,test,size,iters,min_us,median_us,avg_us,p99_us,"
-	       "MBps,msg_per_s\n");
+	if (!o->table)
+		printf("impl,test,size,iters,min_us,median_us,avg_us,p99_us,"
+		       "MBps,msg_per_s\n");
+	else if (o->test == T_BW_SEND || o->test == T_BW_WRITE)
+		printf(" %-10s %-13s %-20s %s\n", "#bytes", "#iterations",
+		       "BW average[MB/sec]", "MsgRate[Mpps]");
+	else
+		printf(" %-8s %-12s %-12s %-12s %-16s %-12s %-14s %-22s %s\n",
+		       "#bytes", "#iterations", "t_min[usec]", "t_max[usec]",
+		       "t_typical[usec]", "t_avg[usec]", "t_stdev[usec]",
+		       "99% percentile[usec]", "99.9% percentile[usec]");
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -189,17 +211,31 @@ static int cmp_u64(const void *a, const void *b)
 void bench_report_lat(const struct bench_opts *o, unsigned long size,
 		      uint64_t *ns, unsigned long n)
 {
-	double sum = 0;
+	double sum = 0, sq = 0, avg, d;
 	unsigned long i;
 
 	qsort(ns, n, sizeof(*ns), cmp_u64);
 	for (i = 0; i < n; i++)
 		sum += ns[i];
-	printf("%s,%s,%lu,%lu,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f\n", o->impl,
-	       bench_test_name(o->test), size, n, ns[0] / 1e3,
-	       ns[n / 2] / 1e3, sum / n / 1e3, ns[n * 99 / 100] / 1e3,
-	       size / (ns[n / 2] / 1e9) / (1024.0 * 1024.0),
-	       1e9 / ns[n / 2]);
+	avg = sum / n;
+	if (!o->table) {
+		printf("%s,%s,%lu,%lu,%.3f,%.3f,%.3f,%.3f,%.3f,%.1f\n",
+		       o->impl, bench_test_name(o->test), size, n,
+		       ns[0] / 1e3, ns[n / 2] / 1e3, avg / 1e3,
+		       ns[n * 99 / 100] / 1e3,
+		       size / (ns[n / 2] / 1e9) / (1024.0 * 1024.0),
+		       1e9 / ns[n / 2]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		d = ns[i] - avg;
+		sq += d * d;
+	}
+	printf(" %-8lu %-12lu %-12.2f %-12.2f %-16.2f %-12.2f %-14.2f "
+	       "%-22.2f %.2f\n",
+	       size, n, ns[0] / 1e3, ns[n - 1] / 1e3, ns[n / 2] / 1e3,
+	       avg / 1e3, sqrt(sq / n) / 1e3, ns[n * 99 / 100] / 1e3,
+	       ns[n * 999 / 1000] / 1e3);
 }
 
 void bench_report_bw(const struct bench_opts *o, unsigned long size,
@@ -207,7 +243,12 @@ void bench_report_bw(const struct bench_opts *o, unsigned long size,
 {
 	double s = elapsed_ns / 1e9;
 
-	printf("%s,%s,%lu,%lu,0,0,0,0,%.3f,%.1f\n", o->impl,
-	       bench_test_name(o->test), size, n,
-	       (double)size * n / s / (1024.0 * 1024.0), n / s);
+	if (o->table)
+		/* perftest's MB is 2^20 bytes, its Mpps 10^6 messages. */
+		printf(" %-10lu %-13lu %-20.2f %.6f\n", size, n,
+		       (double)size * n / s / (1024.0 * 1024.0), n / s / 1e6);
+	else
+		printf("%s,%s,%lu,%lu,0,0,0,0,%.3f,%.1f\n", o->impl,
+		       bench_test_name(o->test), size, n,
+		       (double)size * n / s / (1024.0 * 1024.0), n / s);
 }

@@ -1,8 +1,10 @@
 /*
- * common.h - what the VIPL benchmark (vipl_bench.c) and its raw-verbs twin
- * (verbs_bench.c) share: options, the size and iteration schedule, timing,
- * statistics and the CSV line. Nothing here touches libvipl or verbs, so
- * both programs measure the same way and differ only in the data path.
+ * common.h - what the benchmark protocol on libvipl (vipl_perf.c: the
+ * perftest-style tools and vipl_bench) and its raw-verbs twin
+ * (tests/bench/verbs_bench.c) share: options, the size and iteration
+ * schedule, timing, statistics and output. Nothing here touches libvipl
+ * or verbs, so both programs measure the same way and differ only in the
+ * data path.
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
@@ -34,6 +36,8 @@ struct bench_opts {
 	unsigned int rx_depth;	/* bw_send: receives the server keeps posted */
 	unsigned int port;	/* twin: rdma_cm port; VIPL: discriminator */
 	unsigned int batch;	/* twin, bandwidth: completions per poll */
+	int table;		/* perftest's table, not CSV lines */
+	int events;		/* wait for completions (Wait), not Done */
 };
 
 /* Queue pair shape both programs use, libvipl's own choice (nic.c, qp.c,
@@ -49,8 +53,13 @@ struct bench_opts {
 #define BENCH_ACK_TIMEOUT_MAX 18
 #define BENCH_TIMEOUT_S 60
 
+/* vipl_bench's and the twins' options (-t picks the test). */
 void bench_parse(struct bench_opts *o, int argc, char **argv,
 		 const char *prog);
+/* The perftest-style tools' options (perftest_opts.c): the test is the
+ * tool's; a host makes a client, none a server. */
+void perf_parse(struct bench_opts *o, int argc, char **argv,
+		enum bench_test test);
 const char *bench_test_name(enum bench_test t);
 /* Next size in the schedule, 0 after the last. */
 unsigned long bench_next_size(const struct bench_opts *o, unsigned long size);
@@ -67,8 +76,9 @@ static inline uint64_t bench_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* CSV: impl,test,size,iters,min_us,median_us,avg_us,p99_us,MBps,msg_per_s */
-void bench_csv_header(void);
+/* CSV: impl,test,size,iters,min_us,median_us,avg_us,p99_us,MBps,msg_per_s;
+ * or, with o->table, the column heads of perftest's table. */
+void bench_header(const struct bench_opts *o);
 /* Latency samples (ns, one per iteration: half a round trip for
  * ping-pongs, a whole cycle for connections); sorts them. */
 void bench_report_lat(const struct bench_opts *o, unsigned long size,
@@ -82,6 +92,8 @@ void bench_report_bw(const struct bench_opts *o, unsigned long size,
  * rxe's queues without faulting much since read them as not resident. */
 void bench_mem_kib(long *vsz, long *rss);
 
+/* The name bench_die's lines start with (the parsers set it). */
+void bench_set_speaker(const char *prog);
 /* Dies with a message (benchmarks have no error recovery). */
 void bench_die(const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 1, 2)));

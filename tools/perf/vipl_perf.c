@@ -1,10 +1,13 @@
 /*
- * vipl_bench.c - the benchmark protocol of common.h on libvipl.
+ * vipl_perf.c - the benchmark protocol of common.h on libvipl, built as
+ * the perftest-style tools (PERF_TOOL names the test; perftest_opts.c)
+ * and as vipl_bench, which scripts/bench.sh runs:
  *
- *   server: vipl_bench -s -a ADDR -t TEST [options]
- *   client: vipl_bench -c ADDR -t TEST [options]
+ *   vipl_send_lat [options]            server;  vipl_send_lat HOST  client
+ *   vipl_bench -s -a ADDR -t TEST ...  server;  vipl_bench -c ADDR -t TEST
  *
- * verbs_bench.c runs the same protocol directly on libibverbs/librdmacm:
+ * tests/bench/verbs_bench.c runs the same protocol directly on
+ * libibverbs/librdmacm:
  * same sizes, same polling, same operations in flight, every send
  * signalled (a VIPL descriptor always completes), so that the ratio of the
  * two is the cost of libvipl. A VIPL program builds each descriptor once
@@ -24,6 +27,12 @@
 
 #define TIMEOUT_MS (BENCH_TIMEOUT_S * 1000)
 
+/* What each tool runs (tools/perf/CMakeLists.txt defines PERF_TOOL). */
+#define PERF_SEND_LAT T_LAT_SEND
+#define PERF_WRITE_LAT T_LAT_WRITE
+#define PERF_SEND_BW T_BW_SEND
+#define PERF_WRITE_BW T_BW_WRITE
+
 struct ep {
 	const struct bench_opts *o;
 	VIP_NIC_HANDLE nic;
@@ -39,11 +48,15 @@ struct ep {
 	uint32_t peer_handle;
 };
 
-/* Peer to peer, fixed big-endian: where its receive buffer is. */
+/* Peer to peer, fixed big-endian: where its receive buffer is, and the
+ * schedule, which both sides must run alike (the server answers with
+ * match 0 when its own differs). */
 struct info_msg {
 	uint64_t addr;
 	uint32_t handle;
-	uint32_t pad;
+	uint32_t match;
+	uint32_t test, factor;
+	uint64_t min_size, max_size, iters;
 };
 
 static void setup(struct ep *ep, const struct bench_opts *o)
@@ -105,12 +118,25 @@ static void connect_vi(struct ep *ep, VIP_VI_HANDLE vi)
 	unsigned char host[16];
 	unsigned int hl;
 
-	parse_host(o->addr, host, &hl);
+	if (o->addr) {
+		parse_host(o->addr, host, &hl);
+	} else { /* a tool's server: the NIC's own address */
+		hl = ep->attrs.NicAddressLen;
+		memcpy(host, ep->attrs.LocalNicAddress, hl);
+	}
 	if (o->server) {
 		local = bench_vip_addr(host, hl, "bench", o->port);
 		remote = bench_vip_addr(host, 0, "bench", o->port);
-		CHECK(VipConnectWait(ep->nic, local, TIMEOUT_MS, remote, &ra,
-				     &conn));
+		if (o->table) {
+			/* Waits for a client as long as it takes. */
+			alarm(0);
+			printf("# %s: waiting for a client, port %u\n",
+			       o->impl, o->port);
+		}
+		CHECK(VipConnectWait(ep->nic, local,
+				     o->table ? VIP_INFINITE : TIMEOUT_MS,
+				     remote, &ra, &conn));
+		bench_alive();
 		CHECK(VipConnectAccept(conn, vi));
 	} else {
 		local = bench_vip_addr(ep->attrs.LocalNicAddress,
@@ -164,16 +190,20 @@ static void check(const VIP_DESCRIPTOR *d)
 		bench_die("descriptor status 0x%x", d->CS.Status);
 }
 
-/* Busy-polls, as perftest does. */
+/* Busy-polls, as perftest does; sleeps in Wait with -e. */
 static VIP_DESCRIPTOR *reap_send(struct ep *ep)
 {
 	VIP_DESCRIPTOR *d;
 	VIP_RETURN r;
 
-	while ((r = VipSendDone(ep->vi, &d)) == VIP_NOT_DONE)
-		;
+	if (ep->o->events)
+		r = VipSendWait(ep->vi, TIMEOUT_MS, &d);
+	else
+		while ((r = VipSendDone(ep->vi, &d)) == VIP_NOT_DONE)
+			;
 	if (r != VIP_SUCCESS && r != VIP_DESCRIPTOR_ERROR)
-		bench_die("VipSendDone: %d", (int)r);
+		bench_die("VipSend%s: %d", ep->o->events ? "Wait" : "Done",
+			  (int)r);
 	check(d);
 	return d;
 }
@@ -183,17 +213,33 @@ static VIP_DESCRIPTOR *reap_recv(struct ep *ep)
 	VIP_DESCRIPTOR *d;
 	VIP_RETURN r;
 
-	while ((r = VipRecvDone(ep->vi, &d)) == VIP_NOT_DONE)
-		;
+	if (ep->o->events)
+		r = VipRecvWait(ep->vi, TIMEOUT_MS, &d);
+	else
+		while ((r = VipRecvDone(ep->vi, &d)) == VIP_NOT_DONE)
+			;
 	if (r != VIP_SUCCESS && r != VIP_DESCRIPTOR_ERROR)
-		bench_die("VipRecvDone: %d", (int)r);
+		bench_die("VipRecv%s: %d", ep->o->events ? "Wait" : "Done",
+			  (int)r);
 	check(d);
 	return d;
 }
 
+/* Whether the peer's schedule is ours. */
+static int same_schedule(const struct bench_opts *o,
+			 const struct info_msg *in)
+{
+	return be32toh(in->test) == (uint32_t)o->test &&
+	       be32toh(in->factor) == o->factor &&
+	       be64toh(in->min_size) == o->min_size &&
+	       be64toh(in->max_size) == o->max_size &&
+	       (o->test == T_BW_WRITE || be64toh(in->iters) == o->iters);
+}
+
 /* Reads the peer's info_msg from rbuf, then clears it: RDMA-write
- * ping-pongs poll rbuf, which must hold none of it. */
-static void take_info(struct ep *ep)
+ * ping-pongs poll rbuf, which must hold none of it. Returns whether the
+ * schedules match (the server's verdict, on the client). */
+static int take_info(struct ep *ep)
 {
 	struct info_msg in;
 
@@ -201,6 +247,14 @@ static void take_info(struct ep *ep)
 	memset(ep->rbuf, 0, sizeof(in));
 	ep->peer_addr = be64toh(in.addr);
 	ep->peer_handle = be32toh(in.handle);
+	return ep->o->server ? same_schedule(ep->o, &in) : !!in.match;
+}
+
+static void mismatch(const struct bench_opts *o)
+{
+	bench_die("the %s runs another test, sizes or iterations: give "
+		  "both the same options",
+		  o->server ? "client" : "server");
 }
 
 /* After connecting: each side learns where the other's rbuf is. rd[0]
@@ -211,21 +265,32 @@ static void exchange(struct ep *ep, void (*post_test_recvs)(struct ep *))
 	struct info_msg *out = (struct info_msg *)ep->sbuf;
 	VIP_DESCRIPTOR *d = &ep->sd[0];
 
+	const struct bench_opts *o = ep->o;
+	int match = 1;
+
 	out->addr = htobe64((uintptr_t)ep->rbuf);
 	out->handle = htobe32(ep->mh);
-	out->pad = 0;
+	out->test = htobe32((uint32_t)o->test);
+	out->factor = htobe32((uint32_t)o->factor);
+	out->min_size = htobe64(o->min_size);
+	out->max_size = htobe64(o->max_size);
+	out->iters = htobe64(o->iters);
 	build_send(ep, d, out, sizeof(*out));
-	if (ep->o->server) {
+	if (o->server) {
 		reap_recv(ep);
-		take_info(ep);
+		match = take_info(ep);
 	}
-	post_test_recvs(ep);
+	out->match = htobe32((uint32_t)match);
+	if (match)
+		post_test_recvs(ep);
 	CHECK(VipPostSend(ep->vi, d, ep->mh));
 	reap_send(ep);
-	if (!ep->o->server) {
+	if (!o->server) {
 		reap_recv(ep);
-		take_info(ep);
+		match = take_info(ep);
 	}
+	if (!match)
+		mismatch(o);
 	memset(out, 0, sizeof(*out));
 }
 
@@ -450,16 +515,40 @@ static void conn_cycles(struct ep *ep)
 	free(ns);
 }
 
+/* The client's first lines: what runs where, then the column heads. */
+static void announce(const struct ep *ep)
+{
+	static const char *const what[] = {
+		[T_LAT_SEND] = "send latency", [T_LAT_WRITE] = "RDMA write latency",
+		[T_BW_SEND] = "send bandwidth", [T_BW_WRITE] = "RDMA write bandwidth",
+		[T_CONN] = "connection cycles",
+	};
+	const struct bench_opts *o = ep->o;
+
+	if (o->table)
+		printf("# %s: %s over libvipl, device %.*s, %s; every "
+		       "descriptor signalled (perftest signals one send in "
+		       "many)\n",
+		       o->impl, what[o->test], (int)sizeof(ep->attrs.Name),
+		       ep->attrs.Name,
+		       o->events ? "waiting in Wait" : "polling with Done");
+	bench_header(o);
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
 	struct ep ep;
 
+#ifdef PERF_TOOL
+	perf_parse(&o, argc, argv, PERF_TOOL);
+#else
 	bench_parse(&o, argc, argv, "vipl");
+#endif
 	bench_alive();
 	setup(&ep, &o);
 	if (!o.server)
-		bench_csv_header();
+		announce(&ep);
 	if (o.test == T_CONN) {
 		conn_cycles(&ep);
 		CHECK(VipDestroyVi(ep.vi));
