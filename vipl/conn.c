@@ -92,9 +92,15 @@ void vip_vi_flushed(struct vip_vi *vi)
 	int expected = VIP_STATE_CONNECTED;
 
 	/* The device flushed on its own: the peer's end is gone (iWARP's
-	 * TCP close flushes before rdma_cm says so). The error callback
-	 * hears it when the connection manager confirms. */
-	atomic_compare_exchange_strong(&vi->state, &expected, VIP_STATE_ERROR);
+	 * TCP close flushes before rdma_cm says so), or the QP fell into its
+	 * error state by a local error it reported as a flush (Linux 6.12's
+	 * rxe, queue.c). Ending the connection tells the peer in the second
+	 * case and is a no-op in the first; the error callback hears it
+	 * when the connection manager confirms. */
+	if (atomic_compare_exchange_strong(&vi->state, &expected,
+					   VIP_STATE_ERROR) &&
+	    vi->conn)
+		map_conn_break(vi->conn);
 }
 
 /* Sets (with the VI's state: a disconnect sees both or neither) or takes

@@ -57,8 +57,12 @@ void vip_queue_fini(struct vip_queue *q)
  * a receive too small and a bad memory handle alike, as a local QP
  * operation error). Our own registry tells which it was: a segment outside
  * registered memory of the VI's ptag is a protection error; otherwise a
- * receive that failed locally was too small. Only the segments the post
- * checked are read (p), whatever the descriptor says now. Error path only.
+ * receive that failed locally was too small. Linux 6.12's rxe reports a
+ * send its requester refused (a bad key) as flushed, with all behind it:
+ * it moves the QP to its error state before the completer sees the error
+ * (rxe_req.c), so a flushed send whose memory our registry refuses is
+ * that send, and says so. Only the segments the post checked are read
+ * (p), whatever the descriptor says now. Error path only.
  */
 static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 					    const VIP_DESCRIPTOR *d,
@@ -69,19 +73,23 @@ static VIP_COLD uint32_t refine_local_error(struct vip_queue *q,
 	const uint32_t local = VIP_STATUS_FORMAT_ERROR |
 			       VIP_STATUS_PROTECTION_ERROR |
 			       VIP_STATUS_LENGTH_ERROR;
+	bool flushed_send = !q->recv &&
+			    (status & VIP_STATUS_DESC_FLUSHED_ERROR);
 	unsigned int i, first = 0;
 
-	if (!(status & local))
+	if (!(status & local) && !flushed_send)
 		return status;
 	if (!q->recv &&
 	    (p->control & VIP_CONTROL_OP_MASK) != VIP_CONTROL_OP_SENDRECV)
 		first = 1; /* the address segment names remote memory */
-	status &= ~local;
 	for (i = first; i < p->nseg; i++)
 		if (!vip_segment_ok(q->vi, &seg[i].Local))
-			return status | VIP_STATUS_PROTECTION_ERROR;
-	return status | (q->recv ? VIP_STATUS_LENGTH_ERROR
-				 : VIP_STATUS_FORMAT_ERROR);
+			return (status & ~(local | VIP_STATUS_DESC_FLUSHED_ERROR)) |
+			       VIP_STATUS_PROTECTION_ERROR;
+	if (!(status & local))
+		return status; /* flushed, and its memory was good */
+	return (status & ~local) | (q->recv ? VIP_STATUS_LENGTH_ERROR
+					    : VIP_STATUS_FORMAT_ERROR);
 }
 
 /* A receive reported more bytes than its posted segments hold: the
@@ -117,8 +125,10 @@ VIP_INLINE bool complete(struct vip_queue *q, const struct map_completion *c,
 	slot = q->done & q->mask;
 	d = q->ring[slot];
 	p = &q->posted[slot];
-	if (errors)
+	if (errors) {
 		status = refine_local_error(q, d, p, status);
+		errors = status & VIP_STATUS_ERROR_MASK;
+	}
 	/* An error breaks the connection (the QP is in its error state now;
 	 * flushes are the consequence, not a cause): tell the peer, and the
 	 * error callback once the connection manager confirms. */
