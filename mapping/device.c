@@ -105,20 +105,63 @@ static void ifindex_addr(unsigned int ifindex, struct map_dev_attr *attr)
  * among them) name the netdev behind each GID; InfiniBand ports have none,
  * so only /dev/via_<name> on Ethernet finds a device.
  */
-static uint8_t port_on_netdev(struct ibv_context *ctx, unsigned int ifindex)
+/* Whether gid is an address interface ifname has (IPv4 as ::ffff:a.b.c.d):
+ * every GID rxe and RoCE NICs derive from a netdev is one of its own. */
+static bool gid_on_iface(const union ibv_gid *gid, const char *ifname,
+			 const struct ifaddrs *ifs)
 {
+	static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const struct ifaddrs *ifa;
+
+	for (ifa = ifs; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, ifname))
+			continue;
+		if (ifa->ifa_addr->sa_family == AF_INET) {
+			const struct sockaddr_in *in = (void *)ifa->ifa_addr;
+
+			if (!memcmp(gid->raw, v4mapped, 12) &&
+			    !memcmp(gid->raw + 12, &in->sin_addr, 4))
+				return true;
+		} else if (ifa->ifa_addr->sa_family == AF_INET6) {
+			const struct sockaddr_in6 *in6 = (void *)ifa->ifa_addr;
+
+			if (!memcmp(gid->raw, in6->sin6_addr.s6_addr, 16))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The port of ctx bound to interface ifindex, or 0. Interface numbers are
+ * per network namespace, and every namespace sees every device (rdma's
+ * shared mode): a device on another namespace's interface of the same
+ * number is no match, so strictly the GID must also be one of the
+ * interface's addresses; a second, loose pass (ifindex alone) serves
+ * interfaces without addresses.
+ */
+static uint8_t port_on_netdev(struct ibv_context *ctx, unsigned int ifindex,
+			      bool strict)
+{
+	char ifname[IF_NAMESIZE];
+	struct ifaddrs *ifs = NULL;
 	struct ibv_gid_entry *e;
 	uint8_t port = 0;
 	ssize_t i, n;
 
+	if (strict && (!if_indextoname(ifindex, ifname) || getifaddrs(&ifs)))
+		return 0;
 	e = gid_table(ctx, &n);
 	for (i = 0; i < n; i++) {
-		if (e[i].ndev_ifindex == ifindex) {
+		if (e[i].ndev_ifindex == ifindex &&
+		    (!strict || gid_on_iface(&e[i].gid, ifname, ifs))) {
 			port = (uint8_t)e[i].port_num;
 			break;
 		}
 	}
 	free(e);
+	if (ifs)
+		freeifaddrs(ifs);
 	if (!port && iwarp_ifindex(ctx, MAP_PORT) == ifindex)
 		port = MAP_PORT;
 	return port;
@@ -126,7 +169,7 @@ static uint8_t port_on_netdev(struct ibv_context *ctx, unsigned int ifindex)
 
 /* The port of list[i] sel picks, or 0 if it picks another device. */
 static uint8_t pick(const struct map_dev_sel *sel, struct ibv_context *ctx,
-		    int i, unsigned int ifindex)
+		    int i, unsigned int ifindex, bool strict)
 {
 	switch (sel->by) {
 	case MAP_DEV_FIRST:
@@ -136,7 +179,7 @@ static uint8_t pick(const struct map_dev_sel *sel, struct ibv_context *ctx,
 			       ? 0
 			       : MAP_PORT;
 	case MAP_DEV_NETDEV:
-		return port_on_netdev(ctx, ifindex);
+		return port_on_netdev(ctx, ifindex, strict);
 	case MAP_DEV_INDEX:
 		return (unsigned int)i == sel->index ? MAP_PORT : 0;
 	}
@@ -186,7 +229,10 @@ int map_dev_open(const struct map_dev_sel *sel, struct map_dev **out)
 	if (!list)
 		return errno ? errno : ENODEV;
 	for (i = 0; i < n && !port; i++)
-		port = pick(sel, list[i], i, ifindex);
+		port = pick(sel, list[i], i, ifindex, true);
+	if (!port && sel->by == MAP_DEV_NETDEV)
+		for (i = 0; i < n && !port; i++)
+			port = pick(sel, list[i], i, ifindex, false);
 	if (!port) {
 		rdma_free_devices(list);
 		return ENODEV;

@@ -3,7 +3,8 @@
 # the verbs device named by $VIPL_DEVICE (run it through
 # tests/harness/rxe-run): every test in each build, then a few tests that
 # cover every layer under valgrind, then libvipl's instructions per
-# message against their limits; end with one line totalling them all.
+# message against their limits, then libvipl in a network namespace; end
+# with one line totalling them all.
 set -uo pipefail
 
 # Verbs pin registered memory; allow it where we may (root in the guest).
@@ -59,6 +60,18 @@ fi
 if [ -x "$1/tests/bench/vipl_cg" ]; then
 	echo "== instructions per message (tests/bench/cg_guard.sh)"
 	if "$(dirname "$0")/bench/cg_guard.sh" "$1"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		status=1
+	fi
+fi
+# libvipl in a network namespace (a container's own network), counted as
+# one test; it needs root and the ip and rdma tools, as in the guest.
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
+	command -v rdma >/dev/null && [ -x "$1/tools/perf/vipl_send_lat" ]; then
+	echo "== network namespaces (tests/harness/netns-check.sh)"
+	if "$(dirname "$0")/harness/netns-check.sh" "$1"; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
