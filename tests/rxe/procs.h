@@ -24,7 +24,7 @@ void vt_prog_path(char *path, size_t len, const char *env, const char *dir,
 void vt_proc_start(struct vt_proc *p, const char *path,
 		   const char *const *args);
 /* Waits (90 s at most) and returns the exit status; *out is its stdout
- * (free() it), stderr goes to the log when the status is not 0. */
+ * (free() it); both go to stderr when the status is not 0. */
 int vt_proc_finish(struct vt_proc *p, const char *name, char **out);
 /* The device's address as text: $VIPL_TEST_ADDR, else the NIC's own. */
 void vt_device_addr(char *addr, size_t len);
