@@ -227,6 +227,12 @@ struct map_send {
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read);
 /* Move to the error state: every posted descriptor completes flushed. */
 int map_qp_flush(struct map_qp *qp);
+/* The device flushes once, as its QP enters the error state (siw: that
+ * state is final, and its user-mapped queues are read only while
+ * connected): a work request posted later never completes, and the
+ * caller completes it. The flush's own completions are in the CQ once
+ * map_qp_flush returns. */
+bool map_qp_flushes_once(const struct map_qp *qp);
 /* Back to a fresh, connectable state (INIT). A QP that left INIT drops
  * every posted work request without a completion: the caller posts its
  * receives again (it asks map_qp_left_init first). A QP still in INIT is

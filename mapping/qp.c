@@ -140,6 +140,11 @@ bool map_qp_left_init(const struct map_qp *qp)
 	return qp->left_init;
 }
 
+bool map_qp_flushes_once(const struct map_qp *qp)
+{
+	return qp->iw != NULL;
+}
+
 int map_qp_set_access(struct map_qp *qp, bool rdma_write, bool rdma_read)
 {
 	struct ibv_qp_attr attr = { 0 };

@@ -15,7 +15,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says when it starts, in seconds since the run began, so that a
+# CI log shows where its time goes (the whole run aims at 25 minutes).
+step() { printf '\n== [%ds] %s\n' "$SECONDS" "$*"; }
 
 step "dependencies"
 scripts/install-deps.sh

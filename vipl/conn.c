@@ -56,6 +56,30 @@ VIP_RETURN vip_check_peer(struct map_conn *mc,
 	return vip_reject_code(why);
 }
 
+/* A lost connection on a device that flushes once (iWARP): what it
+ * still holds, or is given from now on, it will never complete. The QP
+ * goes to its error state here too (the connection manager flushes an
+ * established connection only), under both queue locks so that it is
+ * the VI's QP on mc. */
+static void strand_if_flushed_once(struct vip_vi *vi)
+{
+	struct map_conn *mc;
+	bool once;
+
+	vip_spin_lock(&vi->sq.lock);
+	vip_spin_lock(&vi->rq.lock);
+	mc = vi->conn;
+	once = mc && !vi->sq.paused && map_qp_flushes_once(vi->qp);
+	if (once)
+		map_qp_flush(vi->qp);
+	vip_spin_unlock(&vi->rq.lock);
+	vip_spin_unlock(&vi->sq.lock);
+	if (once) {
+		vip_queue_strand(&vi->sq, mc);
+		vip_queue_strand(&vi->rq, mc);
+	}
+}
+
 /* On the connection manager's thread: the peer left or the link broke. */
 static void connection_lost(void *vi_handle)
 {
@@ -65,6 +89,7 @@ static void connection_lost(void *vi_handle)
 	if (!vi)
 		return;
 	atomic_compare_exchange_strong(&vi->state, &expected, VIP_STATE_ERROR);
+	strand_if_flushed_once(vi);
 	if (vi->broken)
 		vip_report_error(vi->nic, vi, vi->broken_desc,
 				 VIP_RESOURCE_DESCRIPTOR, vi->broken_code);
@@ -134,6 +159,9 @@ void vip_vi_connected(struct vip_vi *vi, struct map_conn *mc)
 	 * (vip_vi_state) once connected. */
 	map_conn_on_lost(mc, connection_lost, vi->handle);
 	swap_conn(vi, mc);
+	/* Lost before it was the VI's: the callback could not strand it. */
+	if (map_conn_lost(mc))
+		strand_if_flushed_once(vi);
 }
 
 VIP_RETURN VipConnectWait(VIP_NIC_HANDLE NicHandle, VIP_NET_ADDRESS *LocalAddr,

@@ -93,6 +93,11 @@ static void push_entry(struct vip_cq *cq, struct vip_queue *q)
 	q->cq_unread++;
 }
 
+void vip_cq_push(struct vip_cq *cq, struct vip_queue *q)
+{
+	push_entry(cq, q);
+}
+
 static VIP_COLD void report_overrun(struct vip_cq *cq)
 {
 	vip_report_error(cq->nic, NULL, NULL, VIP_RESOURCE_CQ,

@@ -223,6 +223,10 @@ struct vip_queue {
 	 * nothing reaches the device; sends are refused, receives wait in
 	 * the ring (held) for the next queue pair. q->lock. */
 	bool paused;
+	/* Its QP is in error on a device that flushes once
+	 * (map_qp_flushes_once): what is posted completes flushed here, not
+	 * on the device. Until the VI's next QP; q->lock. */
+	bool stranded;
 	/* The watcher's (progress.c), under nic->vis_lock: whether the
 	 * program leaves this queue unpolled (it spins on CS.Status), what
 	 * done was at the last look, and looks since it last found work. */
@@ -437,6 +441,14 @@ void vip_vi_renew(struct vip_vi *vi, bool flush);
 /* The same after a failed attempt: the receives are kept. */
 void vip_vi_reset(struct vip_vi *vi);
 
+/* vi's connection mc is lost and its QP in error on a device that
+ * flushes once: what the device no longer completes, q's descriptors
+ * from the oldest incomplete to the newest, completes flushed (CQ entry
+ * included), and so will what is posted until the next QP. Nothing if
+ * the VI has left mc meanwhile; mc NULL: q is stranded already, and
+ * what was posted since completes. No lock held. */
+void vip_queue_strand(struct vip_queue *q, const struct map_conn *mc);
+
 /* Dequeues the oldest completed descriptor, polling if need be. */
 VIP_RETURN vip_queue_done(struct vip_queue *q, VIP_DESCRIPTOR **out);
 
@@ -461,6 +473,9 @@ VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv);
 struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 /* Polls the shared CQ: completions go to their queues and become entries. */
 void vip_cq_progress(struct vip_cq *cq);
+/* One entry for a descriptor of q completed without the device (cq->lock
+ * held, q->lock not). */
+void vip_cq_push(struct vip_cq *cq, struct vip_queue *q);
 void vip_cq_destroy(struct vip_cq *cq);
 /* A work queue joins or leaves cq: its verbs CQ and entries grow to hold
  * what the queues on it can have outstanding. 0 or an errno value. */

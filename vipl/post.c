@@ -231,6 +231,14 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 	slot = q->tail & q->mask;
 	q->ring[slot] = d;
 	q->posted[slot] = p;
+	/* The device would never complete it (map_qp_flushes_once): it
+	 * completes flushed now, in its turn. */
+	if (__builtin_expect(q->stranded, 0)) {
+		q->tail++;
+		vip_spin_unlock(&q->lock);
+		vip_queue_strand(q, NULL);
+		return VIP_SUCCESS;
+	}
 	/* Behind a held descriptor, or fenced itself, or a receive while the
 	 * QP is replaced (it goes to the new one): hold it too. */
 	if (q->submitted != q->tail || q->paused ||

@@ -198,6 +198,47 @@ void vip_queue_progress(struct vip_queue *q)
 	vip_spin_unlock(&q->lock);
 }
 
+/* Completes q's descriptors from done to tail, held ones too, as the
+ * device's flush would have; q->lock held. How many. */
+static VIP_COLD uint32_t flush_all(struct vip_queue *q)
+{
+	const struct map_completion c = {
+		.cookie = q,
+		.status = VIP_STATUS_DESC_FLUSHED_ERROR,
+		.qp_num = q->qp_num,
+	};
+	uint32_t n = 0;
+
+	q->submitted = q->tail;
+	while (q->done != q->tail && complete(q, &c, q->recv))
+		n++;
+	return n;
+}
+
+/* The device's own flush is in the CQ (map_qp_flushes_once): take it
+ * first, so that what is left is what the device will never complete.
+ * mc NULL: q is stranded already (a post since). */
+VIP_COLD void vip_queue_strand(struct vip_queue *q, const struct map_conn *mc)
+{
+	struct vip_cq *cq = q->vcq;
+	uint32_t n = 0;
+
+	vip_queue_progress(q);
+	if (cq)
+		vip_spin_lock(&cq->lock);
+	vip_spin_lock(&q->lock);
+	if (!q->paused && (mc ? q->vi->conn == mc : q->stranded)) {
+		q->stranded = true;
+		n = flush_all(q);
+	}
+	vip_spin_unlock(&q->lock);
+	if (cq) {
+		while (n--)
+			vip_cq_push(cq, q);
+		vip_spin_unlock(&cq->lock);
+	}
+}
+
 /* Dequeues the oldest completed descriptor into *out; q->lock held. */
 VIP_INLINE bool pop(struct vip_queue *q, VIP_DESCRIPTOR **out)
 {

@@ -268,6 +268,10 @@ static void flush_ring(struct vip_queue *q, uint32_t end)
 	while (q->done != end) {
 		VIP_DESCRIPTOR *d = q->ring[q->done++ & q->mask];
 
+		/* As a flush the device reported (complete(), queue.c): a
+		 * flushed receive took no bytes, whatever CS.Length held. */
+		if (q->recv)
+			d->CS.Length = 0;
 		d->CS.Status = vip_desc_status(d, q->recv,
 					       VIP_STATUS_DESC_FLUSHED_ERROR);
 	}
@@ -284,6 +288,14 @@ static void wait_flushed(struct vip_vi *vi)
 	bool pending;
 	int i;
 
+	/* A device that flushes once has its flush in the CQ as soon as its
+	 * QP is in error, and will complete nothing more: one look. */
+	if (map_qp_flushes_once(vi->qp)) {
+		map_qp_flush(vi->qp);
+		vip_queue_progress(q[0]);
+		vip_queue_progress(q[1]);
+		return;
+	}
 	for (i = 0; i < 2; i++) {
 		for (;;) {
 			vip_spin_lock(&q[i]->lock);
@@ -349,6 +361,8 @@ void vip_vi_renew(struct vip_vi *vi, bool flush)
 		atomic_store(&vi->state, VIP_STATE_IDLE);
 	vi->sq.paused = false;
 	vi->rq.paused = false;
+	vi->sq.stranded = false;
+	vi->rq.stranded = false;
 	unlock_queues(vi);
 }
 
