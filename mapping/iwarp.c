@@ -121,6 +121,26 @@ static struct ibv_sge header(struct map_iw *iw, uint32_t flags, uint32_t imm)
 	return sge;
 }
 
+/*
+ * Copies the segments that hold data into out; returns how many. A
+ * zero-length segment carries nothing, and siw (6.1 at least) cannot send
+ * one that has data after it: its transmit loop reads the memory of a
+ * segment it never looked up (the key of an empty one is not checked),
+ * a NULL pointer in the kernel, and the machine's RDMA stops.
+ */
+static int nonempty_segs(struct ibv_sge *out, const struct map_seg *seg,
+			 unsigned int nseg)
+{
+	unsigned int i;
+	int n = 0;
+
+	for (i = 0; i < nseg; i++)
+		if (seg[i].len)
+			out[n++] = (struct ibv_sge){ seg[i].addr, seg[i].len,
+						     seg[i].key };
+	return n;
+}
+
 int map_iw_post_send(struct map_qp *qp, const struct map_send *s, void *cookie,
 		     bool inline_data)
 {
@@ -146,14 +166,15 @@ int map_iw_post_send(struct map_qp *qp, const struct map_send *s, void *cookie,
 		if (s->nseg > MAP_MAX_SGE)
 			return EINVAL;
 		sge[0] = header(qp->iw, imm ? IW_IMM : 0, data);
-		memcpy(&sge[1], s->seg, s->nseg * sizeof(sge[0]));
 		wr[0].sg_list = sge;
-		wr[0].num_sge = s->nseg + 1;
+		wr[0].num_sge = 1 + nonempty_segs(&sge[1], s->seg, s->nseg);
 		wr[0].opcode = IBV_WR_SEND;
 		return ibv_post_send(qp->qp, wr, &bad);
 	}
-	wr[0].sg_list = map_sge(s->seg);
-	wr[0].num_sge = s->nseg;
+	if (s->nseg > MAP_MAX_SGE)
+		return EINVAL;
+	wr[0].sg_list = sge;
+	wr[0].num_sge = nonempty_segs(sge, s->seg, s->nseg);
 	wr[0].wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
 	wr[0].wr.rdma.rkey = ds[0].Remote.Handle;
 	if ((control & VIP_CONTROL_OP_MASK) == VIP_CONTROL_OP_RDMAREAD) {

@@ -145,6 +145,54 @@ Test(data, several_segments_gather_and_scatter)
 	client_finish(&c);
 }
 
+/* Empty segments among full ones add nothing and take nothing: programs
+ * leave unused ones at Length 0 (and siw's kernel driver crashes on such
+ * a send if libvipl passes them on). */
+Test(data, empty_segments_among_full_ones_carry_nothing)
+{
+	struct echo_args a = { .disc = "d-empty-segs", .count = 1,
+			       .level = VIP_SERVICE_RELIABLE_DELIVERY };
+	static const unsigned slen[4] = { 0, 100, 0, 3000 };
+	static const unsigned rlen[3] = { 1000, 0, 2100 };
+	struct client c;
+	VIP_DESCRIPTOR *r, *s;
+	char *data, expect[3100];
+	unsigned i, off = 0;
+
+	client_start(&c, &a, 65536);
+	data = vt_data(&c.m);
+	r = vt_desc(&c.m, 0);
+	r->CS.SegCount = 3; /* an empty segment between two full ones */
+	for (i = 0; i < 3; i++) {
+		vt_seg(r, i)->Data.Address = data + 40000 + i * 5000;
+		vt_seg(r, i)->Handle = c.m.mh;
+		vt_seg(r, i)->Length = rlen[i];
+	}
+	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
+	client_connect(&c, a.disc);
+
+	s = vt_desc(&c.m, 1);
+	s->CS.SegCount = 4;
+	for (i = 0; i < 4; i++) {
+		char *p = data + i * 10000;
+
+		pattern(p, slen[i], i + 3);
+		memcpy(expect + off, p, slen[i]);
+		off += slen[i];
+		vt_seg(s, i)->Data.Address = p;
+		vt_seg(s, i)->Handle = c.m.mh;
+		vt_seg(s, i)->Length = slen[i];
+	}
+	s->CS.Length = off;
+	send_and_reap(&c, s);
+	cr_assert_eq(wait_recv(&c), r);
+	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
+	cr_expect_eq(r->CS.Length, 3100);
+	cr_expect_eq(memcmp(data + 40000, expect, 1000), 0);
+	cr_expect_eq(memcmp(data + 50000, expect + 1000, 2100), 0);
+	client_finish(&c);
+}
+
 Test(data, zero_byte_message_completes_with_length_zero)
 {
 	struct echo_args a = { .disc = "d-zero", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };

@@ -224,6 +224,37 @@ Test(rdma, write_lands_in_the_peer_region_silently)
 	initiator_finish(&in);
 }
 
+/* An RDMA write gathers its full local segments and skips the empty
+ * ones (a NULL pointer in siw's kernel driver if they reach it). */
+Test(rdma, write_skips_empty_local_segments)
+{
+	struct target_args a = { .disc = "r-write-empty", .mem_write = VIP_TRUE,
+				 .vi_write = VIP_TRUE, .expect_bytes = 1 };
+	static const uint32_t len[4] = { 0, 1000, 0, 2000 };
+	struct initiator in;
+	char *src;
+	VIP_DESCRIPTOR *d;
+	uint32_t off = 0;
+	int i;
+
+	initiator_start(&in, &a, VIP_TRUE, VIP_FALSE);
+	src = vt_data(&in.m) + REGION;
+	pattern(src, 3000, 5);
+	d = rdma_desc(&in, 1, VIP_CONTROL_OP_RDMAWRITE, 1000, src, 3000);
+	d->CS.SegCount = 5;
+	for (i = 0; i < 4; i++) {
+		vt_seg(d, i + 1)->Data.Address = src + off;
+		vt_seg(d, i + 1)->Handle = in.m.mh;
+		vt_seg(d, i + 1)->Length = len[i];
+		off += len[i];
+	}
+	post_and_reap(&in, d);
+	cr_expect_eq(d->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RDMA_WRITE,
+		     "status 0x%x", d->CS.Status);
+	say_done(&in);
+	initiator_finish(&in);
+}
+
 Test(rdma, write_with_immediate_consumes_a_receive_at_the_target)
 {
 	struct target_args a = { .disc = "r-imm", .mem_write = VIP_TRUE,
