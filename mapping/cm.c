@@ -232,6 +232,8 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 	struct map_conn *conn = type == RDMA_CM_EVENT_CONNECT_REQUEST ?
 					NULL : id->context;
 	rdma_ack_cm_event(ev);
+	CM_TRACE("%s (status %d) on %p", rdma_event_str(type), status,
+		 (void *)id);
 	if (type == RDMA_CM_EVENT_CONNECT_REQUEST)
 		refuse = cm_on_request(cm, id, listen_id, pdata, plen);
 	else if (conn && !conn->dead) {
@@ -245,6 +247,8 @@ static void handle_event(struct map_cm *cm, struct rdma_cm_event *ev)
 		/* Its requester gave up (timed out, closed): no waiter may be
 		 * handed a request that can no longer be accepted. */
 		if (conn->held_by && conn->state != CONN_REQUESTED) {
+			CM_TRACE("held request %p: its requester left",
+				 (void *)id);
 			cm_unhold(conn);
 			gone = conn;
 		} else if (conn->taken && conn->state != CONN_REQUESTED) {

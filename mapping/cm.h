@@ -84,6 +84,18 @@ struct map_cm {
 	uint32_t rd_atom; /* RDMA reads in flight per QP */
 };
 
+/* cm_trace.c: VIPL_TRACE_CM */
+bool cm_tracing(void);
+void cm_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A discriminator as text (unprintable bytes as '.'), into buf. */
+const char *cm_trace_disc(const uint8_t *disc, unsigned int len, char *buf,
+			  size_t size);
+#define CM_TRACE(...)                                                          \
+	do {                                                                   \
+		if (cm_tracing())                                              \
+			cm_trace(__VA_ARGS__);                                 \
+	} while (0)
+
 /* cm.c */
 uint64_t cm_now_ms(void);
 uint64_t cm_deadline_of(int timeout_ms);

@@ -152,11 +152,16 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	param.qp_num = qp->qp->qp_num;
 	if (rdma_connect(conn->id, &param)) {
 		err = errno ? errno : EIO;
+		CM_TRACE("connect %p: rdma_connect error %d",
+			 (void *)conn->id, err);
 		/* iWARP connects TCP within the call: nobody listens. */
 		if (err == ECONNREFUSED)
 			*why = MAP_REJECT_NO_MATCH;
 		return err;
 	}
+	/* iWARP: the request went out with the QP; from now on a failure
+	 * spends it (map_conn_request asks for another). */
+	map_iw_attempting(qp, true);
 
 	/* The answer may be on its way as our time runs out: a server
 	 * refuses a request it cannot match shortly before that. */
@@ -175,6 +180,9 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	}
 	if (!err)
 		conn->qp = qp;
+	CM_TRACE("connect %p: answer error %d (state %d, patience %d ms)",
+		 (void *)conn->id, err, (int)conn->state,
+		 (int)mine.patience_ms);
 	pthread_mutex_unlock(&cm->lock);
 	if (err)
 		return err;
@@ -190,6 +198,8 @@ static int try_connect(struct map_cm *cm, struct map_conn *conn,
 	if (!err)
 		conn->established = true;
 	pthread_mutex_unlock(&cm->lock);
+	if (!err)
+		map_iw_attempting(qp, false);
 	return err;
 }
 
@@ -199,7 +209,8 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const struct map_conn_info *mine, int timeout_ms,
 		     bool until_matched, struct map_conn **out,
 		     struct map_conn_info *peer_info,
-		     enum map_reject_reason *why, const atomic_bool *cancel)
+		     enum map_reject_reason *why, const atomic_bool *cancel,
+		     struct map_qp *(*renew)(void *arg), void *renew_arg)
 {
 	uint64_t deadline = cm_deadline_of(timeout_ms);
 	struct sockaddr_storage sss, dss;
@@ -253,6 +264,12 @@ int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		usleep(RETRY_PAUSE_MS * 1000);
 		if (cancel && atomic_load(cancel))
 			return ECANCELED;
+		/* An attempt that got as far as the QP's transition (or, on
+		 * iWARP, as the request) leaves it unfit for the next. */
+		if (map_qp_left_init(qp)) {
+			if (!renew || !(qp = renew(renew_arg)))
+				return EIO;
+		}
 	}
 	conn->cancel = NULL; /* the requester's flag may go away now */
 	if (!conn->peer_valid) {

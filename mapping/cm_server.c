@@ -120,10 +120,23 @@ struct map_conn *cm_on_request(struct map_cm *cm, struct rdma_cm_id *id,
 	conn->arrived_ms = cm_now_ms();
 	/* A foreign or malformed request is never trusted. */
 	if (!l || wire_parse(pdata, plen, &kind, &reason, &conn->peer) ||
-	    kind != WIRE_REQUEST)
+	    kind != WIRE_REQUEST) {
+		CM_TRACE("request %p: not ours, refused", (void *)id);
 		return conn;
+	}
 	conn->peer_valid = true;
 	conn->expires_ms = conn->arrived_ms + hold_ms(conn->peer.patience_ms);
+	if (cm_tracing()) {
+		char d[40];
+
+		cm_trace("request %p on port %u for \"%s\" (patience %d ms): "
+			 "held %llu ms", (void *)id, l->port,
+			 cm_trace_disc(conn->peer.disc, conn->peer.disc_len, d,
+				       sizeof(d)),
+			 (int)conn->peer.patience_ms,
+			 (unsigned long long)(conn->expires_ms -
+					      conn->arrived_ms));
+	}
 	conn->held_by = l;
 	for (tail = &l->pending; *tail; tail = &(*tail)->next)
 		;
@@ -142,6 +155,8 @@ struct map_conn *cm_take_expired(struct map_cm *cm, uint64_t *next_ms)
 	for (l = cm->listeners; l; l = l->next) {
 		for (pp = &l->pending; (c = *pp);) {
 			if (now >= c->expires_ms) {
+				CM_TRACE("held request %p: nobody took it in "
+					 "time, refused", (void *)c->id);
 				*pp = c->next;
 				c->held_by = NULL;
 				c->next = expired;
@@ -158,6 +173,8 @@ struct map_conn *cm_take_expired(struct map_cm *cm, uint64_t *next_ms)
 	 * the program's, and accepting it says the requester is gone. */
 	for (pp = &cm->taken; (c = *pp);) {
 		if (now >= c->expires_ms) {
+			CM_TRACE("taken request %p: not answered in time, "
+				 "refused", (void *)c->id);
 			*pp = c->next;
 			c->next = NULL;
 			c->taken = false;
@@ -249,6 +266,7 @@ static struct map_conn *take_pending(struct map_cm *cm, struct listener *l,
 			c->next = cm->taken;
 			cm->taken = c;
 			c->taken = true;
+			CM_TRACE("request %p taken by a waiter", (void *)c->id);
 			return c;
 		}
 	}
@@ -344,8 +362,12 @@ int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 		pthread_mutex_lock(&cm->lock);
 		conn->qp = qp;
 		pthread_mutex_unlock(&cm->lock);
+		map_iw_attempting(qp, true);
+		/* iWARP: a requester that closed its stream first leaves a
+		 * request that is reset (siw: no longer awaiting our reply). */
 		if (rdma_accept(conn->id, &param))
-			err = errno ? errno : EIO;
+			err = errno == ECONNRESET ? ETIMEDOUT
+						  : errno ? errno : EIO;
 	}
 	pthread_mutex_lock(&cm->lock);
 	if (!err)
@@ -363,6 +385,10 @@ int map_conn_accept(struct map_conn *conn, struct map_qp *qp,
 		err = ETIMEDOUT;
 	if (err)
 		conn->qp = NULL;
+	else
+		map_iw_attempting(qp, false);
+	CM_TRACE("accept of %p: error %d (state %d)", (void *)conn->id, err,
+		 (int)conn->state);
 	pthread_mutex_unlock(&cm->lock);
 	return err;
 }

@@ -3,6 +3,7 @@
 #define VIPL_MAPPING_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -73,7 +74,16 @@ struct map_iw {
 	uint32_t send_mask, recv_mask;
 	/* The next slot to use: under the VIPL queue's lock, as posts are. */
 	uint32_t send_next, recv_next;
+	/* The kernel has the QP for a connection not (yet) made: should the
+	 * attempt fail, siw moves the QP to its error state and flushes what
+	 * it holds. Those flushes are dropped (map_iw_cq_poll): the VIPL
+	 * layer gives the receives to the QP that replaces this one. */
+	atomic_bool attempting;
 };
+
+/* iwarp.c: qp (on iWARP; a no-op elsewhere) is handed to the kernel for a
+ * connection (on) or the connection was made (off). */
+void map_iw_attempting(struct map_qp *qp, bool on);
 
 /* fork.c: fork() safety for registered memory, before any other verbs
  * call (each map_dev_open). 0, or EACCES in a child forked after the

@@ -226,6 +226,34 @@ int map_iw_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,
 	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 
+void map_iw_attempting(struct map_qp *qp, bool on)
+{
+	if (qp->iw)
+		atomic_store(&qp->iw->attempting, on);
+	/* Failed or not, the attempt took the QP out of INIT. */
+	if (qp->iw && on)
+		qp->left_init = true;
+}
+
+/* Whether a completion in error is a flush of a failed attempt's QP
+ * (map_iw_attempting): the error path only, so the table lock is fine. */
+static bool attempt_flush(struct map_dev *dev, const struct ibv_wc *wc)
+{
+	struct map_iw *iw;
+	bool drop = false;
+
+	if (wc->status != IBV_WC_WR_FLUSH_ERR)
+		return false;
+	pthread_mutex_lock(&dev->iw_lock);
+	for (iw = dev->iw_table[bucket(wc->qp_num)]; iw; iw = iw->next)
+		if (iw->qp_num == wc->qp_num) {
+			drop = atomic_load(&iw->attempting);
+			break;
+		}
+	pthread_mutex_unlock(&dev->iw_lock);
+	return drop;
+}
+
 /* A receive that completed: its header, read from the slot it named. False
  * when its QP is gone (a completion of a QP the VI had before). */
 static bool read_header(struct map_dev *dev, const struct ibv_wc *wc,
@@ -292,9 +320,11 @@ int map_iw_cq_poll(struct map_cq *cq, int max,
 
 		if (wc[i].wr_id & IW_COMPANION)
 			continue;
-		if (wc[i].status != IBV_WC_SUCCESS)
+		if (wc[i].status != IBV_WC_SUCCESS) {
+			if (attempt_flush(cq->dev, &wc[i]))
+				continue;
 			c.status = map_wc_status_to_vip(wc[i].status);
-		else if ((wc[i].opcode & IBV_WC_RECV) &&
+		} else if ((wc[i].opcode & IBV_WC_RECV) &&
 			 !read_header(cq->dev, &wc[i], &c))
 			continue;
 		sink(arg, &c);

@@ -292,14 +292,19 @@ void map_conn_reject(struct map_conn *conn, enum map_reject_reason why);
  * ETIMEDOUT (the remote host never answered) or an errno value.
  * until_matched: a NO_MATCH is tried again until the time is up, and is
  * the answer only then (peer-to-peer, where the other side may start
- * later).
+ * later). An attempt that failed after it took qp out of INIT (on iWARP:
+ * once the request went out, as the kernel then owns the QP and puts it
+ * in its error state on failure) leaves qp unfit for the next: before
+ * that one, renew(renew_arg) returns the QP to use instead (the caller
+ * replaces the VI's, map_qp_left_init), or NULL to give up with EIO.
  */
 int map_conn_request(struct map_dev *dev, struct map_qp *qp,
 		     const uint8_t *src, unsigned src_len, const uint8_t *dst,
 		     unsigned dst_len, const struct map_conn_info *mine,
 		     int timeout_ms, bool until_matched, struct map_conn **out,
 		     struct map_conn_info *peer_info,
-		     enum map_reject_reason *why, const atomic_bool *cancel);
+		     enum map_reject_reason *why, const atomic_bool *cancel,
+		     struct map_qp *(*renew)(void *arg), void *renew_arg);
 /* Both waits give up with ECANCELED once *cancel (may be NULL) is set and
  * map_conn_kick(dev) is called. */
 void map_conn_kick(struct map_dev *dev);

@@ -378,7 +378,7 @@ static VIP_RETURN request_on(struct vip_vi *vi, VIP_NET_ADDRESS *LocalAddr,
 			       LocalAddr ? LocalAddr->HostAddressLen : 0,
 			       RemoteAddr->HostAddress, RemoteAddr->HostAddressLen,
 			       &mine, vip_timeout_ms(Timeout), false, &mc, &peer,
-			       &why, &vi->wake.closing);
+			       &why, &vi->wake.closing, vip_vi_fresh_qp, vi);
 	if (!err && atomic_load(&vi->wake.closing)) {
 		map_conn_close(mc);
 		err = ECANCELED;

@@ -440,6 +440,9 @@ static inline void vip_queue_pause(struct vip_queue *q)
 void vip_vi_renew(struct vip_vi *vi, bool flush);
 /* The same after a failed attempt: the receives are kept. */
 void vip_vi_reset(struct vip_vi *vi);
+/* For map_conn_request, between attempts: the VI (a struct vip_vi *) reset,
+ * its new QP returned. */
+struct map_qp *vip_vi_fresh_qp(void *vi);
 
 /* vi's connection mc is lost and its QP in error on a device that
  * flushes once: what the device no longer completes, q's descriptors

@@ -95,7 +95,7 @@ static VIP_RETURN connect_active(struct vip_peer *p)
 	err = map_conn_request(vi->nic->dev, vi->qp, p->local.host,
 			       p->local.host_len, p->remote.host,
 			       p->remote.host_len, &mine, p->timeout_ms, true,
-			       &mc, &peer, &why, &p->cancel);
+			       &mc, &peer, &why, &p->cancel, vip_vi_fresh_qp, vi);
 	if (err)
 		return err == ECONNREFUSED ? vip_reject_code(why)
 					   : vip_from_errno(err);

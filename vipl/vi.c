@@ -371,6 +371,12 @@ void vip_vi_reset(struct vip_vi *vi)
 	vip_vi_renew(vi, false);
 }
 
+struct map_qp *vip_vi_fresh_qp(void *vi)
+{
+	vip_vi_reset(vi);
+	return ((struct vip_vi *)vi)->qp;
+}
+
 static bool queue_empty(struct vip_queue *q)
 {
 	bool empty;
