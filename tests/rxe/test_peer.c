@@ -232,3 +232,78 @@ Test(peer, an_endless_request_is_given_up_on_the_waiting_side)
 {
 	give_up("zz-giveup", "aa-giveup");
 }
+
+/*
+ * The waiting side's listener is up but its waiter comes 12 s late: the
+ * connecting side's request is held, then refused when the hold ends
+ * (about 10 s), and asked again. Over iWARP the refused attempt leaves
+ * the QP in its error state with its receives flushed by the kernel, so
+ * the next attempt runs on a fresh QP, and the receive posted before the
+ * request still takes the peer's message.
+ */
+static int late_waiter(void *arg)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	VIP_NET_ADDRESS *me, *other;
+	VIP_DESCRIPTOR *s, *out;
+	struct vt_end e;
+
+	(void)arg;
+	VT_CHECK(vt_end_open(&e, 4096, &va) == VIP_SUCCESS);
+	me = vt_addr(e.nic, "zz-held");
+	other = vt_addr(e.nic, "aa-held");
+	/* Nobody there yet: no match, and the listener stays open. */
+	VT_CHECK(VipConnectPeerRequest(e.vi, me, other, 300) == VIP_SUCCESS);
+	VT_CHECK(VipConnectPeerWait(e.vi, &ra) == VIP_NO_MATCH);
+	/* For the other side's word that it has the message (iWARP ends a
+	 * connection whose send finds no receive). */
+	vt_fill(vt_desc(&e.m, 2), &e.m, vt_data(&e.m) + 64, 64);
+	VT_CHECK(VipPostRecv(e.vi, vt_desc_at(&e.m, 2), e.m.mh) ==
+		 VIP_SUCCESS);
+	sleep(12);
+	VT_CHECK(VipConnectPeerRequest(e.vi, me, other, VT_TIMEOUT_MS) ==
+		 VIP_SUCCESS);
+	VT_CHECK(VipConnectPeerWait(e.vi, &ra) == VIP_SUCCESS);
+	s = vt_desc(&e.m, 1);
+	memcpy(vt_data(&e.m), "late hello", 10);
+	vt_fill(s, &e.m, vt_data(&e.m), 10);
+	VT_CHECK(VipPostSend(e.vi, s, e.m.mh) == VIP_SUCCESS);
+	VT_CHECK(VipSendWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	VT_CHECK(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out) == VIP_SUCCESS);
+	free(me);
+	free(other);
+	VT_CHECK(vt_end_close(&e) == VIP_SUCCESS);
+	return 0;
+}
+
+Test(peer, a_request_held_and_refused_is_asked_again_on_a_fresh_qp)
+{
+	VIP_VI_ATTRIBUTES va = vt_vi_attrs(VIP_SERVICE_RELIABLE_DELIVERY), ra;
+	pid_t other = vt_spawn(late_waiter, NULL);
+	VIP_NET_ADDRESS *me, *peer;
+	VIP_DESCRIPTOR *r, *s, *out;
+	struct vt_end e;
+
+	cr_assert_eq(vt_end_open(&e, 4096, &va), VIP_SUCCESS);
+	r = vt_desc(&e.m, 0);
+	vt_fill(r, &e.m, vt_data(&e.m) + 1024, 64);
+	cr_assert_eq(VipPostRecv(e.vi, r, e.m.mh), VIP_SUCCESS);
+	me = vt_addr(e.nic, "aa-held");
+	peer = vt_addr(e.nic, "zz-held");
+	sleep(1); /* the other's first, short request has opened its port */
+	cr_assert_eq(VipConnectPeerRequest(e.vi, me, peer, 40000),
+		     VIP_SUCCESS);
+	cr_assert_eq(VipConnectPeerWait(e.vi, &ra), VIP_SUCCESS);
+	cr_assert_eq(VipRecvWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	cr_assert_eq(out, r);
+	cr_expect_eq(r->CS.Length, 10);
+	cr_expect_eq(memcmp(vt_data(&e.m) + 1024, "late hello", 10), 0);
+	s = vt_desc(&e.m, 1);
+	vt_fill(s, &e.m, vt_data(&e.m), 4);
+	cr_assert_eq(VipPostSend(e.vi, s, e.m.mh), VIP_SUCCESS);
+	cr_assert_eq(VipSendWait(e.vi, VT_TIMEOUT_MS, &out), VIP_SUCCESS);
+	free(me);
+	free(peer);
+	cr_expect_eq(vt_join(other, 60), 0);
+	cr_expect_eq(vt_end_close(&e), VIP_SUCCESS);
+}
