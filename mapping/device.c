@@ -69,8 +69,10 @@ static unsigned int iwarp_ifindex(struct ibv_context *ctx, uint8_t port)
 }
 
 /* The first IPv4 address of interface ifindex, else its first global
- * IPv6 one, into attr (addr_len 0 when it has neither). */
-static void ifindex_addr(unsigned int ifindex, struct map_dev_attr *attr)
+ * IPv6 one, into attr (addr_len 0 when it has neither); ip_version 4 or 6
+ * (VIPL_IP_VERSION) takes only that family's. */
+static void ifindex_addr(unsigned int ifindex, int ip_version,
+			 struct map_dev_attr *attr)
 {
 	char want[IF_NAMESIZE];
 	struct ifaddrs *ifs, *ifa;
@@ -81,13 +83,13 @@ static void ifindex_addr(unsigned int ifindex, struct map_dev_attr *attr)
 	for (ifa = ifs; ifa && attr->addr_len != 4; ifa = ifa->ifa_next) {
 		if (!ifa->ifa_addr || strcmp(ifa->ifa_name, want))
 			continue;
-		if (ifa->ifa_addr->sa_family == AF_INET) {
+		if (ifa->ifa_addr->sa_family == AF_INET && ip_version != 6) {
 			const struct sockaddr_in *in = (void *)ifa->ifa_addr;
 
 			memcpy(attr->addr, &in->sin_addr, 4);
 			attr->addr_len = 4;
 		} else if (ifa->ifa_addr->sa_family == AF_INET6 &&
-			   !attr->addr_len) {
+			   !attr->addr_len && ip_version != 4) {
 			const struct sockaddr_in6 *in6 = (void *)ifa->ifa_addr;
 			const uint8_t *a = in6->sin6_addr.s6_addr;
 
@@ -372,7 +374,7 @@ static void find_addr(struct map_dev *dev, int gid_tbl_len,
 	if (map_dev_is_iwarp(dev)) {
 		ifindex = iwarp_ifindex(dev->ctx, dev->port);
 		if (ifindex)
-			ifindex_addr(ifindex, attr);
+			ifindex_addr(ifindex, dev->ip_version, attr);
 		return;
 	}
 	if (dev->gid_index >= 0) {

@@ -19,6 +19,8 @@
 #   --smoke    each benchmark once at tiny sizes, no plots (CI; ~1 minute)
 #   --reps N   VIPL/twin alternations per test (default 5)
 #   --factor F sizes grow by F (default 4: 1 B, 4 B, ... 1 MiB)
+#   --transport siw   the same over Soft-iWARP (rxe-run --transport; the
+#              default DIR is then build/bench-siw)
 # BENCH_SIZES="1 1024" replaces the sizes; BENCH_NO_DEPS=1 skips
 # scripts/install-deps.sh.
 # Benchmarks are not tests: nothing here asserts a time. The exit status is
@@ -26,19 +28,20 @@
 set -euo pipefail
 
 top=${BENCH_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
-smoke=0 reps=5 factor=4 inside=0 out=""
+smoke=0 reps=5 factor=4 inside=0 out="" transport=rxe
 while (($#)); do
 	case $1 in
 	--smoke) smoke=1; shift ;;
 	--reps) reps=$2; shift 2 ;;
 	--factor) factor=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--transport) transport=$2; shift 2 ;;
 	--inside) inside=1; shift ;;
-	*) echo "usage: scripts/bench.sh [--smoke] [--reps N] [--factor F] [--out DIR]" >&2
+	*) echo "usage: scripts/bench.sh [--smoke] [--reps N] [--factor F] [--transport rxe|siw] [--out DIR]" >&2
 	   exit 2 ;;
 	esac
 done
-out=${out:-$top/build/bench$( ((smoke)) && echo -smoke)}
+out=${out:-$top/build/bench$( [[ $transport == rxe ]] || echo "-$transport")$( ((smoke)) && echo -smoke)}
 
 # ------------------------------------------------------------------ host
 if ((!inside)); then
@@ -60,7 +63,8 @@ if ((!inside)); then
 	echo "host load before: $(cat /proc/loadavg)" >"$out/host.txt"
 	rc=0
 	BENCH_TOP=$top RXE_RUN_PASS_ENV="BENCH_TOP BENCH_SIZES ${RXE_RUN_PASS_ENV:-}" \
-		tests/harness/rxe-run --timeout "$timeout" --rw "$out" \
+		tests/harness/rxe-run --transport "$transport" \
+		--timeout "$timeout" --rw "$out" \
 		-- bash "$out/bench-inside.sh" "${args[@]}" || rc=$?
 	echo "host load after: $(cat /proc/loadavg)" >>"$out/host.txt"
 	python3 tests/bench/summary.py "$out" | tee "$out/summary.txt"

@@ -157,7 +157,6 @@ Test(settings, the_interface_picks_its_device)
 
 Test(settings, ip_version_6_gives_the_ipv6_address)
 {
-	VT_SKIP_ON_IWARP("IPv6 over iWARP is not there yet (porting.md)");
 	const char *a6 = addr6_or_skip();
 	char text[INET6_ADDRSTRLEN];
 	VIP_NIC_HANDLE nic;
@@ -205,7 +204,6 @@ Test(settings, a_gid_index_gives_that_gids_address)
  * move data both ways. */
 Test(settings, data_moves_over_ipv6)
 {
-	VT_SKIP_ON_IWARP("IPv6 over iWARP is not there yet (porting.md)");
 	struct echo_args ea = { .disc = "s-ipv6",
 				.count = 3,
 				.level = VIP_SERVICE_RELIABLE_DELIVERY };
