@@ -40,10 +40,19 @@ run() {
 }
 
 # One test at a time: tests run two processes each, and the emulated
-# machine has two cores.
+# machine has two cores. The builds after the first (the sanitizer build)
+# leave out, to keep CI within its time, the tests that mostly wait: the
+# connection-timing cases whose peer comes seconds late, and the tools'
+# command lines (the first build runs them all, over rxe and over siw).
+LATER_BUILDS_SKIP=${LATER_BUILDS_SKIP-'!(@(legacy/*_[1-9]*s_late|tools/*))'}
+first=1
 for build in "$@"; do
+	filter=()
+	((first)) || [ -z "$LATER_BUILDS_SKIP" ] ||
+		filter=(--filter "$LATER_BUILDS_SKIP")
 	run "$build: Criterion suite" "$build/tests/vipl_tests" --jobs 1 \
-		--short-filename
+		--short-filename "${filter[@]}"
+	first=0
 done
 if command -v valgrind >/dev/null; then
 	for filter in $VALGRIND_FILTERS; do
