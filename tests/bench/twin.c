@@ -20,9 +20,15 @@ static void cm_attr(struct rdma_cm_id *id, struct ibv_qp_attr *a, int *mask)
 		bench_die("rdma_init_qp_attr: %s", strerror(errno));
 }
 
+int twin_iwarp(const struct ibv_qp *qp)
+{
+	return qp->context->device->transport_type == IBV_TRANSPORT_IWARP;
+}
+
 struct ibv_qp *twin_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq,
 			      struct ibv_cq *recv_cq, uint32_t *max_inline)
 {
+	struct ibv_device_attr da;
 	struct ibv_qp_init_attr init = {
 		.send_cq = send_cq,
 		.recv_cq = recv_cq,
@@ -35,10 +41,22 @@ struct ibv_qp *twin_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq,
 		},
 		.qp_type = IBV_QPT_RC,
 	};
-	struct ibv_qp *qp = ibv_create_qp(pd, &init);
+	struct ibv_qp *qp;
 
+	/* No more segments than the device has (siw: 6). */
+	if (!ibv_query_device(pd->context, &da) &&
+	    da.max_sge < BENCH_MAX_SGE) {
+		init.cap.max_send_sge = (uint32_t)da.max_sge;
+		init.cap.max_recv_sge = (uint32_t)da.max_sge;
+	}
+	qp = ibv_create_qp(pd, &init);
 	if (!qp) {
-		/* As libvipl: a device without inline support refuses. */
+		/* siw takes 80 bytes inline; as libvipl, a device without
+		 * inline support gets none. */
+		init.cap.max_inline_data = 80;
+		qp = ibv_create_qp(pd, &init);
+	}
+	if (!qp) {
 		init.cap.max_inline_data = 0;
 		qp = ibv_create_qp(pd, &init);
 	}
@@ -53,6 +71,8 @@ void twin_qp_init(struct ibv_qp *qp, int access)
 {
 	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RESET };
 
+	if (twin_iwarp(qp))
+		return; /* the connection manager moves it */
 	modify(qp, &a, IBV_QP_STATE);
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
@@ -67,6 +87,8 @@ void twin_qp_rtr_rts(struct ibv_qp *qp, struct rdma_cm_id *id)
 	struct ibv_qp_attr a;
 	int mask;
 
+	if (twin_iwarp(qp))
+		return; /* rdma_cm moves it to RTS as the connection forms */
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	cm_attr(id, &a, &mask);

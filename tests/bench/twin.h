@@ -11,6 +11,11 @@
 /* An RC queue pair of libvipl's default shape (1024 work requests per
  * queue, 16 SGEs, 128 bytes inline asked for; without inline if the
  * device refuses it); *max_inline gets what the device granted. */
+/* Whether qp is on an iWARP device: there rdma_cm moves the QP through
+ * its states itself (twin_qp_init and twin_qp_rtr_rts do nothing), the
+ * active side hears ESTABLISHED with no CONNECT_RESPONSE, and a QP whose
+ * connection ended stays in its error state (take a new one). */
+int twin_iwarp(const struct ibv_qp *qp);
 struct ibv_qp *twin_qp_create(struct ibv_pd *pd, struct ibv_cq *send_cq,
 			      struct ibv_cq *recv_cq, uint32_t *max_inline);
 /* RESET then INIT on port 1 with these access flags: ready for receives

@@ -206,11 +206,21 @@ static void client_connect(struct ep *ep)
 		CHECK0(rdma_resolve_route(ep->id, 2000));
 		wait_event(ep, RDMA_CM_EVENT_ROUTE_RESOLVED);
 		conn_param(ep, &p, priv);
-		CHECK0(rdma_connect(ep->id, &p));
+		if (rdma_connect(ep->id, &p)) {
+			/* iWARP connects TCP within the call: not yet. */
+			if (errno != ECONNREFUSED)
+				bench_die("rdma_connect: %s", strerror(errno));
+			cm_rejects++;
+			CHECK0(rdma_destroy_id(ep->id));
+			usleep(20000);
+			continue;
+		}
 		CHECK0(rdma_get_cm_event(ep->ch, &ev));
 		/* Our server never refuses: a reject is rdma_cm's. */
 		rejected = ev->event == RDMA_CM_EVENT_REJECTED;
-		if (!rejected && ev->event != RDMA_CM_EVENT_CONNECT_RESPONSE)
+		if (!rejected && ev->event != RDMA_CM_EVENT_CONNECT_RESPONSE &&
+		    !(ev->event == RDMA_CM_EVENT_ESTABLISHED &&
+		      twin_iwarp(ep->qp)))
 			bench_die("rdma_cm: %s (status %d)",
 				  rdma_event_str(ev->event), ev->status);
 		rdma_ack_cm_event(ev);
@@ -220,8 +230,22 @@ static void client_connect(struct ep *ep)
 		CHECK0(rdma_destroy_id(ep->id));
 		usleep(20000);
 	}
+	if (twin_iwarp(ep->qp))
+		return; /* connected, the QP in RTS */
 	twin_qp_rtr_rts(ep->qp, ep->id);
 	CHECK0(rdma_establish(ep->id));
+}
+
+/* The QP ready for the next connection: back to INIT, or (iWARP, whose
+ * error state is final) a new one, as libvipl takes. */
+static void qp_renew(struct ep *ep)
+{
+	if (!twin_iwarp(ep->qp)) {
+		twin_qp_init(ep->qp, QP_ACCESS);
+		return;
+	}
+	CHECK0(ibv_destroy_qp(ep->qp));
+	ep->qp = twin_qp_create(ep->pd, ep->scq, ep->rcq, &ep->max_inline);
 }
 
 /* Ends the connection as libvipl's VipDisconnect does: disconnect, drop
@@ -234,12 +258,13 @@ static void disconnect(struct ep *ep)
 	rdma_disconnect(ep->id);
 	CHECK0(rdma_destroy_id(ep->id));
 	ep->id = NULL;
-	CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
+	if (!twin_iwarp(ep->qp)) /* there the id's end moved it already */
+		CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
 	while (ibv_poll_cq(ep->scq, POLL_BATCH, wc) > 0)
 		;
 	while (ibv_poll_cq(ep->rcq, POLL_BATCH, wc) > 0)
 		;
-	twin_qp_init(ep->qp, QP_ACCESS);
+	qp_renew(ep);
 }
 
 /* ------------------------------------------------------------ data path */
@@ -579,12 +604,13 @@ static void conn_cycles(struct ep *ep)
 			rdma_disconnect(ep->id);
 			CHECK0(rdma_destroy_id(ep->id));
 			ep->id = NULL;
-			CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
+			if (!twin_iwarp(ep->qp)) /* there the id's end moved it already */
+		CHECK0(ibv_modify_qp(ep->qp, &a, IBV_QP_STATE));
 			while (ibv_poll_cq(ep->scq, POLL_BATCH, wc) > 0)
 				;
 			while (ibv_poll_cq(ep->rcq, POLL_BATCH, wc) > 0)
 				;
-			twin_qp_init(ep->qp, QP_ACCESS);
+			qp_renew(ep);
 		}
 		if (i >= o->warmup)
 			ns[i - o->warmup] = bench_now_ns() - t0;

@@ -284,11 +284,18 @@ static void client_connect(struct scale *sc, struct slot *s)
 		CHECK0(rdma_resolve_route(s->id, 2000));
 		expect(sc, RDMA_CM_EVENT_ROUTE_RESOLVED);
 		conn_param(sc, s, &p, priv, REQ_PRIV_LEN);
-		CHECK0(rdma_connect(s->id, &p));
-		ev = next_event(sc);
-		got = ev->event;
-		rdma_ack_cm_event(ev);
-		if (got == RDMA_CM_EVENT_CONNECT_RESPONSE)
+		if (rdma_connect(s->id, &p)) {
+			/* iWARP connects TCP within the call. */
+			if (errno != ECONNREFUSED)
+				bench_die("rdma_connect: %s", strerror(errno));
+			got = RDMA_CM_EVENT_REJECTED;
+		} else {
+			ev = next_event(sc);
+			got = ev->event;
+			rdma_ack_cm_event(ev);
+		}
+		if (got == RDMA_CM_EVENT_CONNECT_RESPONSE ||
+		    (got == RDMA_CM_EVENT_ESTABLISHED && twin_iwarp(s->qp)))
 			break;
 		if (got != RDMA_CM_EVENT_REJECTED &&
 		    got != RDMA_CM_EVENT_UNREACHABLE)
@@ -297,6 +304,8 @@ static void client_connect(struct scale *sc, struct slot *s)
 		usleep(RETRY_PAUSE_US);
 		bench_alive();
 	}
+	if (twin_iwarp(s->qp))
+		return; /* connected, the QP in RTS */
 	twin_qp_rtr_rts(s->qp, s->id);
 	CHECK0(rdma_establish(s->id));
 }

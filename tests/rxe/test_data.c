@@ -71,6 +71,32 @@ static void send_and_reap(struct client *c, VIP_DESCRIPTOR *d)
 	cr_expect_eq(d->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_SEND);
 }
 
+/* Sends n segments of slen[i] bytes, 10000 bytes apart, each a pattern of
+ * seed + i; expect gets them gathered in order. Returns their total. */
+static unsigned gather_send(struct client *c, const unsigned *slen, int n,
+			    unsigned seed, char *expect)
+{
+	char *data = vt_data(&c->m);
+	VIP_DESCRIPTOR *s = vt_desc(&c->m, 1);
+	unsigned off = 0;
+	int i;
+
+	s->CS.SegCount = (VIP_UINT16)n;
+	for (i = 0; i < n; i++) {
+		char *p = data + i * 10000;
+
+		pattern(p, slen[i], seed + (unsigned)i);
+		memcpy(expect + off, p, slen[i]);
+		off += slen[i];
+		vt_seg(s, i)->Data.Address = p;
+		vt_seg(s, i)->Handle = c->m.mh;
+		vt_seg(s, i)->Length = slen[i];
+	}
+	s->CS.Length = off;
+	send_and_reap(c, s);
+	return off;
+}
+
 Test(data, one_segment_round_trip_keeps_every_byte)
 {
 	struct echo_args a = { .disc = "d-one", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
@@ -103,9 +129,8 @@ Test(data, several_segments_gather_and_scatter)
 	struct echo_args a = { .disc = "d-segs", .count = 1, .level = VIP_SERVICE_RELIABLE_DELIVERY };
 	static const unsigned slen[3] = { 100, 1, 3000 };
 	struct client c;
-	VIP_DESCRIPTOR *r, *s;
+	VIP_DESCRIPTOR *r;
 	char *data, expect[3101], got[3101];
-	unsigned i, off = 0;
 
 	client_start(&c, &a, 65536);
 	data = vt_data(&c.m);
@@ -122,20 +147,7 @@ Test(data, several_segments_gather_and_scatter)
 	client_connect(&c, a.disc);
 
 	/* Send from three segments, gathered in order. */
-	s = vt_desc(&c.m, 1);
-	s->CS.SegCount = 3;
-	for (i = 0; i < 3; i++) {
-		char *p = data + i * 10000;
-
-		pattern(p, slen[i], i + 7);
-		memcpy(expect + off, p, slen[i]);
-		off += slen[i];
-		vt_seg(s, i)->Data.Address = p;
-		vt_seg(s, i)->Handle = c.m.mh;
-		vt_seg(s, i)->Length = slen[i];
-	}
-	s->CS.Length = off;
-	send_and_reap(&c, s);
+	cr_assert_eq(gather_send(&c, slen, 3, 7, expect), 3101);
 	cr_assert_eq(wait_recv(&c), r);
 	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
 	cr_expect_eq(r->CS.Length, 3101);
@@ -155,9 +167,9 @@ Test(data, empty_segments_among_full_ones_carry_nothing)
 	static const unsigned slen[4] = { 0, 100, 0, 3000 };
 	static const unsigned rlen[3] = { 1000, 0, 2100 };
 	struct client c;
-	VIP_DESCRIPTOR *r, *s;
+	VIP_DESCRIPTOR *r;
 	char *data, expect[3100];
-	unsigned i, off = 0;
+	int i;
 
 	client_start(&c, &a, 65536);
 	data = vt_data(&c.m);
@@ -171,20 +183,7 @@ Test(data, empty_segments_among_full_ones_carry_nothing)
 	cr_assert_eq(VipPostRecv(c.vi, r, c.m.mh), VIP_SUCCESS);
 	client_connect(&c, a.disc);
 
-	s = vt_desc(&c.m, 1);
-	s->CS.SegCount = 4;
-	for (i = 0; i < 4; i++) {
-		char *p = data + i * 10000;
-
-		pattern(p, slen[i], i + 3);
-		memcpy(expect + off, p, slen[i]);
-		off += slen[i];
-		vt_seg(s, i)->Data.Address = p;
-		vt_seg(s, i)->Handle = c.m.mh;
-		vt_seg(s, i)->Length = slen[i];
-	}
-	s->CS.Length = off;
-	send_and_reap(&c, s);
+	cr_assert_eq(gather_send(&c, slen, 4, 3, expect), 3100);
 	cr_assert_eq(wait_recv(&c), r);
 	cr_expect_eq(r->CS.Status, VIP_STATUS_DONE | VIP_STATUS_OP_RECEIVE);
 	cr_expect_eq(r->CS.Length, 3100);
