@@ -195,6 +195,9 @@ int map_qp_destroy(struct map_qp *qp);
 /* Largest send the device copies into the work request itself. */
 uint32_t map_qp_max_inline(const struct map_qp *qp);
 uint32_t map_qp_num(const struct map_qp *qp);
+/* Names no QP (verbs QP numbers have 24 bits): a queue that checks its
+ * completions against it takes none. */
+#define MAP_QP_NUM_NONE UINT32_MAX
 
 /*
  * A send as the VIPL layer checked it. A descriptor is the program's memory,

@@ -183,6 +183,26 @@ VIP_RETURN VipCreateVi(VIP_NIC_HANDLE NicHandle, VIP_VI_ATTRIBUTES *ViAttribs,
 	return VIP_SUCCESS;
 }
 
+static void lock_queues(struct vip_vi *vi)
+{
+	vip_spin_lock(&vi->sq.lock);
+	vip_spin_lock(&vi->rq.lock);
+}
+
+static void unlock_queues(struct vip_vi *vi)
+{
+	vip_spin_unlock(&vi->rq.lock);
+	vip_spin_unlock(&vi->sq.lock);
+}
+
+static void progress_shared_cqs(struct vip_vi *vi)
+{
+	if (vi->sq.vcq)
+		vip_cq_progress(vi->sq.vcq);
+	if (vi->rq.vcq)
+		vip_cq_progress(vi->rq.vcq);
+}
+
 /* Frees the VI's resources; its handle too if it has one. */
 void vip_vi_destroy(struct vip_vi *vi)
 {
@@ -206,11 +226,16 @@ void vip_vi_destroy(struct vip_vi *vi)
 	vip_vi_drop_connection(vi);
 	/* An idle VI's QP makes no more completions: take those still in a
 	 * shared CQ now, while the queues they name exist. */
-	if (vi->sq.vcq)
-		vip_cq_progress(vi->sq.vcq);
-	if (vi->rq.vcq)
-		vip_cq_progress(vi->rq.vcq);
+	progress_shared_cqs(vi);
+	/* siw flushes what a QP still holds into its CQs as it destroys it
+	 * (receives posted on an idle VI): in a shared CQ those would name
+	 * queues about to be freed. A destroyed QP completes nothing more,
+	 * so they are dropped now, the queues matching no QP any more. */
 	map_qp_destroy(vi->qp);
+	lock_queues(vi);
+	vi->sq.qp_num = vi->rq.qp_num = MAP_QP_NUM_NONE;
+	unlock_queues(vi);
+	progress_shared_cqs(vi);
 	queue_cq_release(&vi->sq);
 	queue_cq_release(&vi->rq);
 	vip_queue_fini(&vi->sq);
@@ -248,18 +273,6 @@ VIP_VI_STATE vip_vi_state(struct vip_vi *vi)
 		vip_spin_unlock(&vi->rq.lock);
 	}
 	return lost ? VIP_STATE_ERROR : s;
-}
-
-static void lock_queues(struct vip_vi *vi)
-{
-	vip_spin_lock(&vi->sq.lock);
-	vip_spin_lock(&vi->rq.lock);
-}
-
-static void unlock_queues(struct vip_vi *vi)
-{
-	vip_spin_unlock(&vi->rq.lock);
-	vip_spin_unlock(&vi->sq.lock);
 }
 
 /* Completes q's descriptors from done to end as flushed; q->lock held. */

@@ -1457,11 +1457,12 @@ static void transfer(int a, int b, uint32_t len, bool strict)
 	struct slot *ss, *rs;
 	VIP_RETURN r;
 	unsigned j;
+	int pr;
 
 	if (!vis[b].n[1] &&
-	    post(b, true, false, true, PING_MAX, &ri) != VIP_SUCCESS) {
+	    (pr = post(b, true, false, true, PING_MAX, &ri)) != VIP_SUCCESS) {
 		if (strict)
-			fz_fail("a clean receive was refused");
+			fz_fail("a clean receive was refused (%d)", pr);
 		return;
 	}
 	for (j = 0; j + 8 <= AREA; j += 8) {
@@ -1469,9 +1470,12 @@ static void transfer(int a, int b, uint32_t len, bool strict)
 
 		memcpy(send_area(ka) + j, &x, 8);
 	}
-	if (post(a, false, false, true, len, &si) != VIP_SUCCESS || si < 0) {
+	/* -1: no slot free, or the queue full in the model. */
+	if ((pr = post(a, false, false, true, len, &si)) != VIP_SUCCESS ||
+	    si < 0) {
 		if (strict)
-			fz_fail("a clean send was refused");
+			fz_fail("a clean send was refused (%d, slot %d)", pr,
+				si);
 		return;
 	}
 	ss = &nics[ka].slot[si];

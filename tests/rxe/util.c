@@ -180,17 +180,32 @@ VIP_RETURN vt_request(VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi, const char *local,
 {
 	VIP_NET_ADDRESS *la = local ? vt_addr(nic, local) : NULL,
 			*remote = vt_addr(nic, disc);
+	struct timespec t0, t1;
 	VIP_VI_ATTRIBUTES ra;
 	VIP_RETURN ret;
 	int tries;
 
 	/* As VIA programs do: the server may not wait yet, so ask again
-	 * while the answer is "no match" (bounded here by VT_TIMEOUT_MS). */
+	 * while the answer is "no match" (at least VT_TIMEOUT_MS: the
+	 * tries are counted, and each takes its 5 ms pause and more). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (tries = 0; tries < VT_TIMEOUT_MS / 5; tries++) {
 		ret = VipConnectRequest(vi, la, remote, 5000, &ra);
 		if (ret != VIP_NO_MATCH)
 			break;
 		usleep(5000);
+	}
+	/* A failure says what it was and when: in a CI log that is all
+	 * there is to go on. */
+	if (ret != VIP_SUCCESS) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		fprintf(stderr,
+			"vt_request: \"%s\" asking \"%s\": VIP_RETURN %d after %d "
+			"tries, %ld ms\n",
+			local ? local : "-", disc, (int)ret,
+			tries + (tries < VT_TIMEOUT_MS / 5),
+			(long)((t1.tv_sec - t0.tv_sec) * 1000 +
+			       (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	}
 	free(la);
 	free(remote);
