@@ -41,7 +41,12 @@ while (($#)); do
 	   exit 2 ;;
 	esac
 done
-out=${out:-$top/build/bench$( [[ $transport == rxe ]] || echo "-$transport")$( ((smoke)) && echo -smoke)}
+# (Each suffix's test is inside an if: a false test there would end the
+# script under set -e.)
+suffix=
+if [[ $transport != rxe ]]; then suffix=-$transport; fi
+if ((smoke)); then suffix+=-smoke; fi
+out=${out:-$top/build/bench$suffix}
 
 # ------------------------------------------------------------------ host
 if ((!inside)); then
