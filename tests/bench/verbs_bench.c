@@ -237,15 +237,22 @@ static void client_connect(struct ep *ep)
 }
 
 /* The QP ready for the next connection: back to INIT, or (iWARP, whose
- * error state is final) a new one, as libvipl takes. */
+ * error state is final) a new one, as libvipl takes. TWIN_NEW_QP=1: a
+ * new one on every device, to measure what that costs. */
 static void qp_renew(struct ep *ep)
 {
-	if (!twin_iwarp(ep->qp)) {
+	static int fresh = -1;
+
+	if (fresh < 0)
+		fresh = getenv("TWIN_NEW_QP") && *getenv("TWIN_NEW_QP") == '1';
+	if (!twin_iwarp(ep->qp) && !fresh) {
 		twin_qp_init(ep->qp, QP_ACCESS);
 		return;
 	}
 	CHECK0(ibv_destroy_qp(ep->qp));
 	ep->qp = twin_qp_create(ep->pd, ep->scq, ep->rcq, &ep->max_inline);
+	if (!twin_iwarp(ep->qp))
+		twin_qp_init(ep->qp, QP_ACCESS);
 }
 
 /* Ends the connection as libvipl's VipDisconnect does: disconnect, drop
