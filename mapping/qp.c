@@ -140,11 +140,6 @@ bool map_qp_left_init(const struct map_qp *qp)
 	return qp->left_init;
 }
 
-void map_qp_post_refused(struct map_qp *qp)
-{
-	qp->refused = true;
-}
-
 bool map_qp_reusable(const struct map_qp *qp)
 {
 	return !qp->iw && !qp->refused;

@@ -16,14 +16,6 @@
 /* mapping's post, inline: the call of every message */
 #include "hotpath.h"
 
-/* The device refused a post: its QP does not serve another connection
- * (map_qp_post_refused). */
-static VIP_COLD VIP_RETURN refused(struct vip_queue *q, int err)
-{
-	map_qp_post_refused(q->vi->qp);
-	return vip_from_errno(err);
-}
-
 VIP_INLINE bool aligned(const VIP_DESCRIPTOR *d)
 {
 	return ((uintptr_t)d & (VIP_DESCRIPTOR_ALIGNMENT - 1)) == 0;
@@ -128,8 +120,6 @@ VIP_COLD void vip_queue_submit_held(struct vip_queue *q)
 			return;
 		q->submitted++;
 		err = submit_one(q, q->ring[i], &q->posted[i]);
-		if (err > 0)
-			map_qp_post_refused(q->vi->qp);
 		if (err && q->done != q->submitted - 1) {
 			/* Its error is its own completion, in its turn: once
 			 * those before it on the device complete (complete()
@@ -216,7 +206,6 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		       bool inline_data, const struct vip_mr *mr,
 		       uint32_t epoch)
 {
-	VIP_RETURN ret = VIP_SUCCESS;
 	uint32_t slot;
 	int err = 0;
 
@@ -270,11 +259,9 @@ static VIP_RETURN post(struct vip_vi *vi, struct vip_queue *q,
 		q->submitted++;
 		if (q->recv)
 			recv_flush_if_broken(vi, q);
-	} else {
-		ret = refused(q, err);
 	}
 	vip_spin_unlock(&q->lock);
-	return ret;
+	return err ? vip_from_errno(err) : VIP_SUCCESS;
 }
 
 /* [p, p + len) lies in the region cached on q. */
@@ -370,7 +357,7 @@ VIP_INLINE uint32_t take_slot(struct vip_queue *q, VIP_DESCRIPTOR *d,
 VIP_INLINE VIP_RETURN posted(struct vip_queue *q, int err)
 {
 	if (__builtin_expect(err, 0))
-		return refused(q, err);
+		return vip_from_errno(err);
 	q->tail++;
 	q->submitted++;
 	return VIP_SUCCESS;
@@ -549,9 +536,7 @@ void vip_queue_repost(struct vip_queue *q, uint32_t from)
 		struct vip_posted *p = &q->posted[q->submitted & q->mask];
 
 		if (map_qp_post_recv(q->vi->qp, q->ring[q->submitted & q->mask],
-				     p->nseg, q, &p->cap)) {
-			map_qp_post_refused(q->vi->qp);
+				     p->nseg, q, &p->cap))
 			break;
-		}
 	}
 }

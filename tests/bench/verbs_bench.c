@@ -243,8 +243,11 @@ static void qp_renew(struct ep *ep)
 {
 	static int fresh = -1;
 
-	if (fresh < 0)
-		fresh = getenv("TWIN_NEW_QP") && *getenv("TWIN_NEW_QP") == '1';
+	if (fresh < 0) {
+		const char *v = getenv("TWIN_NEW_QP");
+
+		fresh = v && *v == '1';
+	}
 	if (!twin_iwarp(ep->qp) && !fresh) {
 		twin_qp_init(ep->qp, QP_ACCESS);
 		return;
