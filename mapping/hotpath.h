@@ -41,16 +41,6 @@ MAP_INLINE struct ibv_sge *map_sge(struct map_seg *seg)
 	return (struct ibv_sge *)(void *)seg;
 }
 
-/* A post the device refused: rxe's library writes the work request into
- * the queue before its kernel refuses it, and there it stays, for the
- * QP's next connection: such a QP is never reused (map_qp_reusable). */
-MAP_INLINE int map_posted(struct map_qp *qp, int ret)
-{
-	if (__builtin_expect(ret, 0))
-		qp->refused = true;
-	return ret;
-}
-
 MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 				void *cookie, bool inline_data)
 {
@@ -92,7 +82,7 @@ MAP_INLINE int map_qp_post_send(struct map_qp *qp, const struct map_send *s,
 		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
 		wr.wr.rdma.rkey = ds[0].Remote.Handle;
 	}
-	return map_posted(qp, ibv_post_send(qp->qp, &wr, &bad));
+	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
 /* Whether qp takes map_qp_post_plain and map_qp_post_recv_plain: not on
@@ -131,7 +121,7 @@ MAP_INLINE int map_qp_post_plain(struct map_qp *qp, const struct map_send *s,
 		wr.wr.rdma.remote_addr = ds[0].Remote.Data.AddressBits;
 		wr.wr.rdma.rkey = ds[0].Remote.Handle;
 	}
-	return map_posted(qp, ibv_post_send(qp->qp, &wr, &bad));
+	return ibv_post_send(qp->qp, &wr, &bad);
 }
 
 /* map_conn_lost, inline: every receive post asks it. */
@@ -174,7 +164,7 @@ MAP_INLINE int map_qp_post_recv_plain(struct map_qp *qp,
 	wr.next = NULL;
 	wr.sg_list = sge;
 	wr.num_sge = (int)nseg;
-	return map_posted(qp, ibv_post_recv(qp->qp, &wr, &bad));
+	return ibv_post_recv(qp->qp, &wr, &bad);
 }
 
 MAP_INLINE int map_qp_post_recv(struct map_qp *qp, const VIP_DESCRIPTOR *desc,

@@ -61,7 +61,6 @@ struct map_qp {
 	int access; /* IBV_ACCESS_* the QP was initialised with */
 	uint32_t max_inline;
 	bool left_init; /* moved towards RTR since its last reset */
-	bool refused; /* a post was refused: never reused (map_qp_reusable) */
 	struct map_iw *iw; /* on iWARP: the headers' slots, else NULL */
 };
 

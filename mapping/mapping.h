@@ -242,11 +242,6 @@ bool map_qp_flushes_once(const struct map_qp *qp);
  * left as it is, receives and all. */
 int map_qp_reset(struct map_qp *qp);
 bool map_qp_left_init(const struct map_qp *qp);
-/* Whether qp, flushed with every work request it took completed, may
- * serve the next connection once map_qp_reset has brought it back to
- * INIT, as a new QP would: not on iWARP (its error state is final), nor
- * after a post the device refused (hotpath.h, map_posted). */
-bool map_qp_reusable(const struct map_qp *qp);
 
 /* ------------------------------------------------------------ connections */
 

@@ -140,11 +140,6 @@ bool map_qp_left_init(const struct map_qp *qp)
 	return qp->left_init;
 }
 
-bool map_qp_reusable(const struct map_qp *qp)
-{
-	return !qp->iw && !qp->refused;
-}
-
 bool map_qp_flushes_once(const struct map_qp *qp)
 {
 	return qp->iw != NULL;

@@ -321,35 +321,17 @@ static void wait_flushed(struct vip_vi *vi)
 	}
 }
 
-/* Every work request the device took has completed, and been applied:
- * the old connection has nothing left in the QP or in its CQs. */
-static bool all_completed(struct vip_vi *vi)
-{
-	bool all;
-
-	lock_queues(vi);
-	all = vi->sq.done == vi->sq.submitted &&
-	      vi->rq.done == vi->rq.submitted;
-	unlock_queues(vi);
-	return all;
-}
-
 /*
- * A queue pair serves the next connection only when it is as good as new:
- * flushed with every work request it took completed and applied (its
- * completions carry the same QP number as the next connection's), on a
- * device whose error state is not final (not iWARP), and never refused
- * a post: rxe's user library writes a work request into the queue before
- * the kernel refuses it (a send posted as the QP left RTS), a reset
- * leaves it there, and the next connection would carry it to the next
- * peer. Otherwise the old QP goes, once its queues are paused (and, the
- * connection over, its flush has had time to come), and what it
- * completed is applied (it makes no completion once destroyed); whatever
- * it still held is ours to flush or to post again on the new one. Only
- * when no new QP can be had is the old one reset instead. A QP that never
- * left INIT (a request refused before it was touched) is kept as it is.
- * Reuse saves a QP's creation and destruction per connection (a third of
- * a connection cycle's time over rxe, docs/performance.md).
+ * A queue pair is not reused across connections: rxe's user library
+ * writes a work request into the queue before the kernel refuses it (a
+ * send posted as the QP left RTS), a reset leaves it there, and the next
+ * connection would carry it to the next peer. So the old QP goes, once
+ * its queues are paused (and, the connection over, its flush has had
+ * time to come), and what it completed is applied (it makes no
+ * completion once destroyed); whatever it still held is ours to flush or
+ * to post again on the new one. Only when no new QP can be had is the
+ * old one reset instead. A QP that never left INIT (a request refused
+ * before it was touched) is kept as it is.
  */
 void vip_vi_renew(struct vip_vi *vi, bool flush)
 {
@@ -365,11 +347,8 @@ void vip_vi_renew(struct vip_vi *vi, bool flush)
 		dropped = true;
 		if (flush)
 			wait_flushed(vi);
-		if (flush && all_completed(vi) && map_qp_reusable(old) &&
-		    !map_qp_reset(old)) {
-			/* Back to INIT, holding nothing: as good as new. */
-		} else if (map_qp_create(vi->ptag->pd, vi->sq.cq, vi->rq.cq,
-					 &cfg, &qp)) {
+		if (map_qp_create(vi->ptag->pd, vi->sq.cq, vi->rq.cq, &cfg,
+				  &qp)) {
 			map_qp_reset(old); /* drops what it held, silently */
 		} else {
 			lock_queues(vi);
