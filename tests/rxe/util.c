@@ -3,9 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
 
@@ -118,36 +116,6 @@ void vt_fill(VIP_DESCRIPTOR *d, struct vt_mem *m, void *buf, unsigned len)
 	d->DS[0].Local.Data.Address = buf;
 	d->DS[0].Local.Handle = m->mh;
 	d->DS[0].Local.Length = len;
-}
-
-pid_t vt_spawn(int (*fn)(void *arg), void *arg)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		_exit(fn(arg));
-	return pid;
-}
-
-int vt_join(pid_t pid, int timeout_s)
-{
-	struct timespec pause = { 0, 10 * 1000 * 1000 };
-	int status, i;
-
-	for (i = 0; i < timeout_s * 100; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		nanosleep(&pause, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
 }
 
 VIP_RETURN vt_accept(VIP_NIC_HANDLE nic, const char *disc, VIP_VI_HANDLE vi)

@@ -71,10 +71,12 @@ void vt_fill(VIP_DESCRIPTOR *d, struct vt_mem *m, void *buf, unsigned len);
 
 /* Runs fn in a child process (fresh NIC there); returns its pid. The
  * child's exit status is 0 on success, else the failing line. Spawn before
- * the parent opens a NIC: verbs state does not survive fork. */
+ * the parent opens a NIC: verbs state does not survive fork. A child its
+ * test gives up on prints where it is and exits VT_CHILD_STUCK (child.c). */
 pid_t vt_spawn(int (*fn)(void *arg), void *arg);
 /* Waits for the child (bounded) and returns its exit status, or -1. */
 int vt_join(pid_t pid, int timeout_s);
+#define VT_CHILD_STUCK 251 /* above VT_CHECK's codes */
 
 /* For children, where Criterion's asserts do not report. */
 #define VT_CHECK(cond)                                                         \
