@@ -135,16 +135,30 @@ static void progress_locked(struct vip_cq *cq)
 		;
 }
 
-void vip_cq_progress(struct vip_cq *cq)
+/* Polls cq and unlocks cq->lock, which the caller took. */
+static void progress_and_unlock(struct vip_cq *cq)
 {
 	bool overran;
 
-	vip_spin_lock(&cq->lock);
 	progress_locked(cq);
 	overran = take_overrun(cq);
 	vip_spin_unlock(&cq->lock);
 	if (__builtin_expect(overran, 0))
 		report_overrun(cq);
+}
+
+void vip_cq_progress(struct vip_cq *cq)
+{
+	vip_spin_lock(&cq->lock);
+	progress_and_unlock(cq);
+}
+
+bool vip_cq_try_progress(struct vip_cq *cq)
+{
+	if (!vip_spin_trylock(&cq->lock))
+		return false;
+	progress_and_unlock(cq);
+	return true;
 }
 
 /* Room for n entries (cq->lock held), the unread ones kept in order;

@@ -63,6 +63,13 @@ static inline void vip_spin_lock(vip_spin *l)
 			vip_cpu_relax();
 }
 
+/* Takes l if it is free, without waiting. */
+static inline bool vip_spin_trylock(vip_spin *l)
+{
+	return !atomic_load_explicit(l, memory_order_relaxed) &&
+	       !atomic_exchange_explicit(l, true, memory_order_acquire);
+}
+
 static inline void vip_spin_unlock(vip_spin *l)
 {
 	atomic_store_explicit(l, false, memory_order_release);
@@ -117,6 +124,9 @@ enum vip_progress_mode {
 	VIP_PROGRESS_WATCH, /* the default: find unpolled queues, serve them */
 	VIP_PROGRESS_FULL, /* VIPL_PROGRESS=1: poll every queue, always */
 };
+/* The progress thread's name, per mode (vipl(7)). */
+#define VIP_WATCH_THREAD_NAME "vipl-watch"
+#define VIP_PROGRESS_THREAD_NAME "vipl-progress"
 
 struct vip_nic {
 	void *handle;
@@ -229,7 +239,8 @@ struct vip_queue {
 	bool stranded;
 	/* The watcher's (progress.c), under nic->vis_lock: whether the
 	 * program leaves this queue unpolled (it spins on CS.Status), what
-	 * done was at the last look, and looks since it last found work. */
+	 * done was at the last look, and looks at which the program was at
+	 * the queue (watch.h). */
 	bool spun;
 	uint32_t seen_done;
 	uint32_t misses;
@@ -397,6 +408,11 @@ int vip_queue_init(struct vip_queue *q, struct vip_vi *vi, uint32_t depth,
 void vip_queue_fini(struct vip_queue *q);
 /* Polls the queue's CQ and applies what completed (lock not held). */
 void vip_queue_progress(struct vip_queue *q);
+/* The same, unless the queue's lock (its VIPL CQ's, if it has one) is
+ * held: then nothing, and false. For the progress thread: the holder is
+ * the program, posting or polling, and a post holds it across the
+ * provider's post, a system call on rxe. */
+bool vip_queue_try_progress(struct vip_queue *q);
 /* Writes one completion into q's oldest incomplete descriptor (q->lock
  * held); false if it belonged to none (a stray, or its QP is gone). */
 bool vip_queue_complete(struct vip_queue *q, const struct map_completion *c);
@@ -476,6 +492,8 @@ VIP_RETURN vip_cq_done(struct vip_cq *cq, VIP_VI_HANDLE *vi, VIP_BOOLEAN *recv);
 struct vip_cq *vip_cq_get(VIP_CQ_HANDLE h);
 /* Polls the shared CQ: completions go to their queues and become entries. */
 void vip_cq_progress(struct vip_cq *cq);
+/* The same unless cq->lock is held: then false (vip_queue_try_progress). */
+bool vip_cq_try_progress(struct vip_cq *cq);
 /* One entry for a descriptor of q completed without the device (cq->lock
  * held, q->lock not). */
 void vip_cq_push(struct vip_cq *cq, struct vip_queue *q);

@@ -9,14 +9,14 @@
  *
  * - The watcher (the default). Every SWEEP_MS it looks at each queue's
  *   indices, without its lock: a queue with descriptors on the device
- *   whose completions nobody took since the last look is polled once, and
+ *   that the program did not poll since the last look is polled once, and
  *   if that finds work, the queue is marked spun. Spun queues' CQs are
  *   armed and the thread sleeps on their completion channels, so their
  *   statuses appear about one wake-up after the completion. A spun queue
- *   the program polls itself again (the watcher keeps finding its work
- *   taken) is let go, and so is a queue on a VIPL CQ the program polls.
- *   Nothing of this is on the post or Done path; an idle NIC costs one
- *   wake-up per SWEEP_MS.
+ *   the program polls itself again is let go, and so is a queue on a VIPL
+ *   CQ the program polls. It never waits for a queue's lock (the program
+ *   holds it). Nothing of this is on the post or Done path; an idle NIC
+ *   costs one wake-up per SWEEP_MS.
  * - VIPL_PROGRESS=1: poll every VI's queues all the time (a core while
  *   descriptors are outstanding), the lowest latency for spinners.
  *
@@ -31,25 +31,20 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "watch.h"
 
 #define IDLE_NAP_NS 200000
 #define SWEEP_MS 10
-/* Looks at a spun queue that found its work taken, before letting it go. */
-#define SPUN_MISSES 64
 
 static uint32_t peek(const uint32_t *index)
 {
 	return __atomic_load_n(index, __ATOMIC_RELAXED);
 }
 
+/* Without its lock, which the program may hold (see look()). */
 static bool outstanding(struct vip_queue *q)
 {
-	bool busy;
-
-	vip_spin_lock(&q->lock);
-	busy = q->done != q->tail;
-	vip_spin_unlock(&q->lock);
-	return busy;
+	return peek(&q->done) != peek(&q->tail);
 }
 
 /* VIPL_PROGRESS=1 */
@@ -65,11 +60,11 @@ static void *full_thread(void *arg)
 		pthread_mutex_lock(&nic->vis_lock);
 		for (vi = nic->vis; vi; vi = vi->next) {
 			if (outstanding(&vi->sq)) {
-				vip_queue_progress(&vi->sq);
+				vip_queue_try_progress(&vi->sq);
 				busy = true;
 			}
 			if (outstanding(&vi->rq)) {
-				vip_queue_progress(&vi->rq);
+				vip_queue_try_progress(&vi->rq);
 				busy = true;
 			}
 		}
@@ -83,15 +78,20 @@ static void *full_thread(void *arg)
 }
 
 /*
- * One look at q (vis_lock held). A queue whose done index has not moved
- * since the last look, with descriptors on the device, is polled; work
- * found that way means nobody else polls it. A spun queue is polled at
- * every look; its index having moved without us means the program polls
- * it again.
+ * One look at q (vis_lock held). The program is at a queue when, since
+ * the last look, its done index moved without us, or now, when its lock
+ * is held (a post or a Done: we never wait for it, since a post holds it
+ * across the provider's post, a system call on rxe, and a watcher spinning
+ * meanwhile takes a CPU from the program and the device: that halved
+ * bw_send over rxe from 4 to 256 KiB). A queue the program is not at,
+ * with descriptors on the device, is polled; work found that way means
+ * nobody else polls it: it is spun. A spun queue is polled at every look,
+ * and vip_watch_keep (watch.h) decides when to let it go.
  */
 static void look(struct vip_queue *q)
 {
 	uint32_t done = peek(&q->done);
+	bool polled = done != q->seen_done;
 
 	/* A CQ the program polls (VipCQDone, VipCQWait) delivers its
 	 * queues' completions: the watcher would only contend for its lock
@@ -99,27 +99,23 @@ static void look(struct vip_queue *q)
 	if (q->vcq) {
 		unsigned int polls = atomic_load_explicit(&q->vcq->polls,
 							  memory_order_relaxed);
-		bool polled = polls != q->seen_cq_polls;
 
-		q->seen_cq_polls = polls;
-		if (polled) {
+		if (polls != q->seen_cq_polls) {
+			q->seen_cq_polls = polls;
 			q->spun = false;
 			q->seen_done = done;
 			return;
 		}
 	}
 	if (q->spun) {
-		if (done != q->seen_done && ++q->misses > SPUN_MISSES)
-			q->spun = false;
-		vip_queue_progress(q);
-		if (peek(&q->done) != done)
-			q->misses = 0;
-	} else if (done == q->seen_done && done != peek(&q->submitted)) {
-		vip_queue_progress(q);
-		if (peek(&q->done) != done) {
-			q->spun = true;
-			q->misses = 0;
-		}
+		bool busy = !vip_queue_try_progress(q);
+
+		q->spun = vip_watch_keep(&q->misses, polled || busy,
+					 !busy && peek(&q->done) != done);
+	} else if (!polled && done != peek(&q->submitted) &&
+		   vip_queue_try_progress(q) && peek(&q->done) != done) {
+		q->spun = true;
+		q->misses = 0;
 	}
 	q->seen_done = peek(&q->done);
 }
@@ -206,8 +202,13 @@ void vip_progress_start(struct vip_nic *nic)
 	if (pipe2(nic->progress_wake, O_NONBLOCK | O_CLOEXEC))
 		goto off;
 	fn = nic->progress ? full_thread : watch_thread;
-	if (!pthread_create(&nic->progress_thread, NULL, fn, nic))
+	if (!pthread_create(&nic->progress_thread, NULL, fn, nic)) {
+		/* As top -H and /proc/<pid>/task/<tid>/comm show it. */
+		pthread_setname_np(nic->progress_thread,
+				   nic->progress ? VIP_PROGRESS_THREAD_NAME
+						 : VIP_WATCH_THREAD_NAME);
 		return;
+	}
 	close(nic->progress_wake[0]);
 	close(nic->progress_wake[1]);
 	nic->progress_wake[0] = nic->progress_wake[1] = -1;

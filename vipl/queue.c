@@ -184,6 +184,16 @@ VIP_INLINE void progress_private(struct vip_queue *q, bool recv)
 		;
 }
 
+/* Polls q's own CQ and unlocks q->lock, which the caller took. */
+static void progress_and_unlock(struct vip_queue *q)
+{
+	if (q->recv)
+		progress_private(q, true);
+	else
+		progress_private(q, false);
+	vip_spin_unlock(&q->lock);
+}
+
 void vip_queue_progress(struct vip_queue *q)
 {
 	if (q->vcq) {
@@ -191,11 +201,17 @@ void vip_queue_progress(struct vip_queue *q)
 		return;
 	}
 	vip_spin_lock(&q->lock);
-	if (q->recv)
-		progress_private(q, true);
-	else
-		progress_private(q, false);
-	vip_spin_unlock(&q->lock);
+	progress_and_unlock(q);
+}
+
+bool vip_queue_try_progress(struct vip_queue *q)
+{
+	if (q->vcq)
+		return vip_cq_try_progress(q->vcq);
+	if (!vip_spin_trylock(&q->lock))
+		return false;
+	progress_and_unlock(q);
+	return true;
 }
 
 /* Completes q's descriptors from done to tail, held ones too, as the
