@@ -7,8 +7,9 @@
  * of where the child was. So a child is told, by SIGUSR1, when its test
  * process ends first (PR_SET_PDEATHSIG) or when vt_join's time is up; it
  * then prints its own stack and every thread's stack and system call, and
- * exits with VT_CHILD_STUCK. Lines start with "vt_child <pid>:"; resolve
- * the addresses with addr2line on the same build.
+ * exits with VT_CHILD_STUCK. A child that crashes prints its stack too.
+ * Lines start with "vt_child <pid>:"; resolve the addresses with
+ * addr2line on the same build.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,10 +144,27 @@ static void where_am_i(int sig)
 	_exit(VT_CHILD_STUCK);
 }
 
+/* A child that crashes would otherwise die silently (its test then
+ * sees only a peer that never came): it says where, then dies of the
+ * same signal (the handler is reset). */
+static void crashed(int sig)
+{
+	say_head();
+	say("killed by signal ");
+	say_num(sig);
+	say(" in thread ");
+	say_num(tid());
+	say(":\n");
+	say_stack();
+	raise(sig);
+}
+
 static void watch_child(pid_t parent)
 {
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
 	struct sigaction sa;
 	void *prime[1];
+	unsigned i;
 
 	/* backtrace loads libgcc on its first call: not in a handler. */
 	backtrace(prime, 1);
@@ -154,6 +172,10 @@ static void watch_child(pid_t parent)
 	sa.sa_handler = where_am_i;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = crashed;
+	sa.sa_flags = SA_RESETHAND;
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGUSR1);
 	if (getppid() != parent) /* the parent already left */
 		raise(SIGUSR1);
@@ -172,9 +194,13 @@ pid_t vt_spawn(int (*fn)(void *arg), void *arg)
 	return pid;
 }
 
-static int status_of(int status)
+static int status_of(pid_t pid, int status)
 {
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	fprintf(stderr, "vt_join: child %d killed by signal %d\n", (int)pid,
+		WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return -1;
 }
 
 int vt_join(pid_t pid, int timeout_s)
@@ -186,7 +212,7 @@ int vt_join(pid_t pid, int timeout_s)
 		pid_t r = waitpid(pid, &status, WNOHANG);
 
 		if (r == pid)
-			return status_of(status);
+			return status_of(pid, status);
 		if (r < 0 && errno != EINTR)
 			return -1;
 		nanosleep(&pause, NULL);
