@@ -542,8 +542,11 @@ Test(teardown, a_failed_peer_request_goes_with_its_vi)
 			before = thread_count();
 			vm_before = vm_size_kb();
 		}
-		cr_expect_eq(thread_count(), before, "round %d: %d threads",
-			     round, thread_count());
+		/* Joined, a thread can still be listed a moment while the
+		 * kernel finishes its exit (seen once over siw); a leaked
+		 * one stays. */
+		cr_expect(threads_back_to(before), "round %d: %d threads",
+			  round, thread_count());
 		free(local);
 		free(remote);
 	}
