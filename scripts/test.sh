@@ -55,8 +55,15 @@ RXE_RUN_TRANSPORT=siw tests/harness/two-host-conn.sh
 # boot of its own; what cannot apply there skips, saying why (porting.md).
 # The sanitizer build and valgrind run over rxe only, for time.
 step "suite over siw (normal build)"
-tests/harness/rxe-run --transport siw --timeout 1500 -- \
-	build/tests/vipl_tests --jobs 1 --short-filename
+if ! tests/harness/rxe-run --transport siw --timeout 1500 -- \
+	build/tests/vipl_tests --jobs 1 --short-filename 2>&1 |
+	tee build/siw-suite.log; then
+	# Said again last: a CI log is often read from its tail.
+	echo "== what failed over siw"
+	grep -E '^\[(FAIL|----)\]' build/siw-suite.log ||
+		echo "(no failed test: the run itself failed)"
+	exit 1
+fi
 
 step "suite over rxe"
 export VIPL_INSTALL_BIN=$top/build/install-check/bin

@@ -16,6 +16,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 VALGRIND_FILTERS=${VALGRIND_FILTERS:-"data/one_segment* cq/one_cq* notify/recv_notify* conn/disconnect_flushes*"}
 
 passed=0 failed=0 status=0
+failures= # Criterion's failure lines, said again at the end (a CI log's tail)
 
 # run LABEL CMD... : one Criterion run; adds its counts to the totals.
 run() {
@@ -25,6 +26,9 @@ run() {
 	out=$("$@" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
+	f=$(printf '%s\n' "$out" | grep -E '^\[(FAIL|----)\]' |
+		sed "s|^|$label: |")
+	[ -z "$f" ] || failures+="$f"$'\n'
 	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n1)
 	p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
 	f=$(sed -n 's/.*Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2/p' \
@@ -89,5 +93,6 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
 		status=1
 	fi
 fi
+[ -z "$failures" ] || printf '== what failed\n%s' "$failures"
 echo "vipl: $passed passed, $failed failed"
 exit "$status"
