@@ -780,6 +780,23 @@ static bool in_order_ok(VIP_VI_HANDLE vi, bool recv)
 /* Notify handlers and the error callback                            */
 /* ---------------------------------------------------------------- */
 
+/* VIs a point-4 handler set out to destroy (a ring; handles are not
+ * reused). Teardown's own destroys race with it: a peer destroyed there
+ * flushes this VI's receive, and the handler may end the VI first. */
+#define HANDLER_KILLS 64
+static _Atomic(VIP_VI_HANDLE) handler_killed[HANDLER_KILLS];
+static atomic_uint handler_kills;
+
+static bool killed_by_handler(VIP_VI_HANDLE vi)
+{
+	unsigned i;
+
+	for (i = 0; i < HANDLER_KILLS; i++)
+		if (atomic_load(&handler_killed[i]) == vi)
+			return true;
+	return false;
+}
+
 static void vi_handler(VIP_PVOID ctx, VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
 		       VIP_DESCRIPTOR *d)
 {
@@ -796,6 +813,12 @@ static void vi_handler(VIP_PVOID ctx, VIP_NIC_HANDLE nic, VIP_VI_HANDLE vi,
 	if ((uintptr_t)ctx & 2) {
 		/* Point 4: end the connection from its last callback. */
 		stats.special[4]++;
+		/* Said before it is done: whoever sees the handle refused
+		 * after this knows why. */
+		atomic_store(&handler_killed[atomic_fetch_add(&handler_kills,
+							      1) %
+					     HANDLER_KILLS],
+			     vi);
 		VipDisconnect(vi);
 		VipDestroyVi(vi);
 	}
@@ -2401,7 +2424,10 @@ static void teardown(void)
 	for (v = 0; v < NVI; v++)
 		if (vis[v].h) {
 			r = check_doc("VipDestroyVi", VipDestroyVi(vis[v].h));
-			if (r != VIP_SUCCESS)
+			if (r != VIP_SUCCESS &&
+			    !(r == VIP_INVALID_PARAMETER &&
+			      vis[v].notify_armed &&
+			      killed_by_handler(vis[v].h)))
 				fz_fail("VipDestroyVi at the end: %d (state %d)",
 					r, vt_vi_state(vis[v].h));
 			forget_vi(v);
